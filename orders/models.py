@@ -1,0 +1,414 @@
+"""Services, batches, orders and each order's timeline.
+
+`Order.status` moves only through the transition methods below. Each checks the current state
+with a conditional UPDATE (so two workers can never both move the same order), sets the related
+fields together and records an OrderEvent. See docs/architecture.md for the state diagram.
+"""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Service(models.Model):
+    """One package of the provider's catalogue (`imeiservices`)."""
+
+    id = models.PositiveIntegerField(primary_key=True, verbose_name="package id")
+    title = models.CharField(max_length=500)
+    category = models.CharField(max_length=500, blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    delivery_time = models.CharField(max_length=200, blank=True)
+    must_read = models.TextField(
+        blank=True, help_text="The provider's notes (HTML, shown escaped)."
+    )
+    active = models.BooleanField(default=True, help_text="Still listed by the provider.")
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self):
+        return f"{self.title} (${self.price}, {self.delivery_time or 'time unknown'})"
+
+
+class Batch(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        CANCELLED = "cancelled", "Cancelled"
+        DONE = "done", "Done"
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="batches")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    source_name = models.CharField("source file", max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
+
+    class Meta:
+        verbose_name_plural = "batches"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self):
+        return f"Batch {self.pk} ({self.source_name or 'no file'})"
+
+    def _move(self, allowed, new_state, note=None, **fields):
+        """Move the batch from one of `allowed` to `new_state`; False if it was elsewhere."""
+        fields["state"] = new_state
+        if note is not None:
+            fields["note"] = note
+        changed = Batch.objects.filter(pk=self.pk, state__in=allowed).update(**fields)
+        if changed:
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+    def mark_running(self):
+        return self._move([self.State.QUEUED], self.State.RUNNING, started_at=timezone.now())
+
+    def pause(self, note):
+        return self._move([self.State.QUEUED, self.State.RUNNING], self.State.PAUSED, note=note)
+
+    def resume(self):
+        return self._move([self.State.PAUSED, self.State.DONE], self.State.RUNNING, note="")
+
+    def cancel(self, note):
+        allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
+        return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
+
+    def mark_done(self):
+        """Running -> done once no order of the batch is still open."""
+        if self.orders.filter(status__in=Order.OPEN_STATUSES).exists():
+            return False
+        return self._move([self.State.RUNNING], self.State.DONE, finished_at=timezone.now())
+
+
+class OrderQuerySet(models.QuerySet):
+    def due_for_submit(self, now=None):
+        now = now or timezone.now()
+        return self.filter(
+            status=Order.Status.QUEUED,
+            batch__state__in=[Batch.State.QUEUED, Batch.State.RUNNING],
+        ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+    def in_flight(self):
+        return self.filter(status=Order.Status.SUBMITTING)
+
+    def open(self):
+        return self.filter(status__in=Order.OPEN_STATUSES)
+
+    def awaiting_result(self):
+        return self.filter(status__in=[Order.Status.PENDING, Order.Status.IN_PROCESS])
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SUBMITTING = "submitting", "Submitting"
+        PENDING = "pending", "Pending"
+        IN_PROCESS = "in_process", "In process"
+        COMPLETED = "completed", "Completed"
+        REJECTED = "rejected", "Rejected"
+        DUPLICATE = "duplicate", "Duplicate"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Unknown outcome"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # Open: the order still moves without anyone acting. Final: it will not.
+    OPEN_STATUSES = [Status.QUEUED, Status.SUBMITTING, Status.PENDING, Status.IN_PROCESS]
+    SENT_STATUSES = [Status.PENDING, Status.IN_PROCESS, Status.COMPLETED, Status.REJECTED]
+    # The provider's status words (getimeis, placeorder) and where they take an order.
+    REMOTE_STATUSES = {
+        "pending": Status.PENDING,
+        "in process": Status.IN_PROCESS,
+        "completed": Status.COMPLETED,
+        "rejected": Status.REJECTED,
+    }
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="orders")
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="orders")
+    imei = models.CharField("IMEI", max_length=15)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    remote_id = models.BigIntegerField("provider order id", null=True, blank=True)
+    placed_id_unknown = models.BooleanField(
+        default=False,
+        help_text="The provider holds this order but its id was lost (answer never received).",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # The result, raw as the provider sent it and parsed for filtering and export.
+    result_code = models.TextField("raw result code", blank=True)
+    result_text = models.TextField("result", blank=True)
+    model_name = models.CharField("model", max_length=200, blank=True)
+    carrier = models.CharField(max_length=200, blank=True)
+    simlock = models.CharField("SIM lock", max_length=100, blank=True)
+    fmi = models.CharField("Find My iPhone", max_length=50, blank=True)
+    imei2 = models.CharField("IMEI 2", max_length=20, blank=True)
+    serial = models.CharField("serial number", max_length=50, blank=True)
+    gsma_status = models.CharField("GSMA status", max_length=100, blank=True)
+    purchase_date = models.CharField("estimated purchase date", max_length=50, blank=True)
+    applecare = models.CharField("AppleCare eligible", max_length=50, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("import_order", "Can import orders from a file"),
+            ("resubmit_order", "Can re-submit failed orders"),
+            ("export_order", "Can export orders"),
+            ("cancel_batch", "Can pause, resume and cancel batches"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="order_claim_idx"),
+            models.Index(fields=["batch", "status"], name="order_batch_status_idx"),
+            models.Index(fields=["status", "next_poll_at"], name="order_poll_idx"),
+            models.Index(fields=["imei", "service"], name="order_imei_service_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="order_lease_idx"),
+            models.Index(fields=["remote_id"], name="order_remote_idx"),
+            models.Index(fields=["created_at"], name="order_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.imei} ({self.get_status_display()})"
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN_STATUSES
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    def _move(self, allowed, new_status, detail="", latency=None, actor=None, **fields):
+        """Move this order from one of `allowed` to `new_status` and record the event.
+
+        A conditional UPDATE: it returns False (and changes nothing) when another worker moved
+        the order first, so callers never act on a state they do not own.
+        """
+        old_status = self.status
+        fields["status"] = new_status
+        with transaction.atomic():
+            changed = Order.objects.filter(pk=self.pk, status__in=allowed).update(**fields)
+            if not changed:
+                return False
+            OrderEvent.objects.create(
+                order_id=self.pk,
+                from_status=old_status,
+                to_status=new_status,
+                latency_ms=latency_ms(latency),
+                detail=detail,
+                actor=actor,
+            )
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
+    def mark_placed(self, remote_id, remote_status, raw, latency=None):
+        """submitting -> pending (or whatever first status the provider gave): it charged us."""
+        now = timezone.now()
+        new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower(), self.Status.PENDING)
+        return self._move(
+            [self.Status.SUBMITTING],
+            new_status,
+            detail=raw,
+            latency=latency,
+            remote_id=remote_id,
+            submitted_at=now,
+            next_poll_at=now,
+            lease_expires_at=None,
+            cost=self.service.price,
+            last_error="",
+        )
+
+    def mark_duplicate(self, raw, latency=None):
+        """The provider answered `IMEI already exists!`.
+
+        On a first send this is a plain duplicate: nothing was charged. After an earlier send
+        whose answer was lost, it means that send was placed: charged once, id unknown.
+        """
+        placed_before = self.attempts > 1 or self.placed_id_unknown
+        error = (
+            "Placed by an earlier send whose answer was lost: the provider holds this IMEI "
+            "(charged once), but its order id and result are unknown."
+            if placed_before
+            else "IMEI already exists at the provider: not sent again, not charged."
+        )
+        return self._move(
+            [self.Status.SUBMITTING],
+            self.Status.DUPLICATE,
+            detail=raw,
+            latency=latency,
+            placed_id_unknown=placed_before,
+            cost=self.service.price if placed_before else Decimal("0"),
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            last_error=error,
+        )
+
+    def mark_retry(self, error, delay, latency=None, max_attempts=None):
+        """A transient failure: the order was not created. Back to queued, or failed at last."""
+        max_attempts = max_attempts or settings.SUBMIT_MAX_ATTEMPTS
+        if self.attempts >= max_attempts:
+            return self.mark_failed(f"Gave up after {self.attempts} attempts: {error}", latency)
+        return self._move(
+            [self.Status.SUBMITTING],
+            self.Status.QUEUED,
+            detail=error,
+            latency=latency,
+            next_attempt_at=timezone.now() + delay,
+            lease_expires_at=None,
+            last_error=error,
+        )
+
+    def release(self, reason):
+        """submitting -> queued without spending an attempt (the call never went out)."""
+        return self._move(
+            [self.Status.SUBMITTING],
+            self.Status.QUEUED,
+            detail=reason,
+            attempts=max(self.attempts - 1, 0),
+            lease_expires_at=None,
+            last_error=reason,
+        )
+
+    def mark_failed(self, error, latency=None):
+        return self._move(
+            [self.Status.SUBMITTING, self.Status.QUEUED],
+            self.Status.FAILED,
+            detail=error,
+            latency=latency,
+            finished_at=timezone.now(),
+            lease_expires_at=None,
+            last_error=error,
+        )
+
+    def mark_unknown(self, reason, latency=None):
+        """The call may have reached the provider: never re-send it without an operator."""
+        return self._move(
+            [self.Status.SUBMITTING],
+            self.Status.UNKNOWN,
+            detail=reason,
+            latency=latency,
+            lease_expires_at=None,
+            last_error=reason,
+        )
+
+    def apply_remote_status(self, remote_status, code, raw, parsed=None):
+        """A getimeis answer for a placed order: record it when it moves the order on."""
+        new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower())
+        if new_status is None:
+            return self._move(
+                [self.status], self.status, detail=f"Unrecognised provider status: {raw}"
+            )
+        if new_status == self.status:
+            return False
+        fields = {"result_code": code}
+        if new_status in (self.Status.COMPLETED, self.Status.REJECTED):
+            fields["finished_at"] = timezone.now()
+            fields["next_poll_at"] = None
+            fields.update(parsed or {})
+            if new_status == self.Status.REJECTED:
+                fields["last_error"] = f"Rejected by the provider: {code or 'no reason given'}"
+        allowed = [self.Status.PENDING, self.Status.IN_PROCESS]
+        return self._move(allowed, new_status, detail=raw, **fields)
+
+    def cancel(self, actor=None):
+        return self._move(
+            [self.Status.QUEUED],
+            self.Status.CANCELLED,
+            detail="Cancelled before it was sent.",
+            actor=actor,
+            finished_at=timezone.now(),
+        )
+
+    def requeue(self, actor=None, include_unknown=False):
+        """An operator re-submits a failed (or, knowingly, an unknown) order."""
+        allowed = [self.Status.FAILED] + ([self.Status.UNKNOWN] if include_unknown else [])
+        note = "Re-submitted by an operator."
+        if self.status == self.Status.UNKNOWN:
+            note += " The earlier send may have been placed; a duplicate answer will say so."
+        return self._move(
+            allowed,
+            self.Status.QUEUED,
+            detail=note,
+            actor=actor,
+            placed_id_unknown=self.status == self.Status.UNKNOWN,
+            attempts=0,
+            next_attempt_at=None,
+            finished_at=None,
+        )
+
+    def requeue_after_poll(self):
+        """Polled again later; older orders less often (the interval grows with age)."""
+        age = timezone.now() - (self.submitted_at or timezone.now())
+        interval = max(timedelta(seconds=settings.STATUS_POLL_SECONDS), age / 10)
+        interval = min(interval, timedelta(hours=1))
+        Order.objects.filter(pk=self.pk).update(next_poll_at=timezone.now() + interval)
+
+    @classmethod
+    def claim(cls, ids, lease):
+        """queued -> submitting for `ids`, all in one UPDATE; returns the claimed orders.
+
+        Runs inside the caller's transaction, which holds the dispatcher lock. Orders moved by
+        someone else meanwhile are simply not claimed (the UPDATE is conditional).
+        """
+        token = uuid.uuid4()
+        now = timezone.now()
+        cls.objects.filter(pk__in=ids, status=cls.Status.QUEUED).update(
+            status=cls.Status.SUBMITTING,
+            claim_token=token,
+            lease_expires_at=now + lease,
+            attempts=models.F("attempts") + 1,
+        )
+        claimed = list(cls.objects.filter(claim_token=token).select_related("service"))
+        OrderEvent.objects.bulk_create(
+            OrderEvent(order=o, from_status=cls.Status.QUEUED, to_status=o.status, at=now)
+            for o in claimed
+        )
+        return claimed
+
+
+class OrderEvent(models.Model):
+    """One transition of an order: its timeline, with what the provider answered."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16, choices=Order.Status.choices)
+    to_status = models.CharField(max_length=16, choices=Order.Status.choices)
+    at = models.DateTimeField(default=timezone.now)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    detail = models.TextField(blank=True, help_text="The provider's raw answer or the error.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [
+            models.Index(fields=["order", "at"], name="event_order_idx"),
+            models.Index(fields=["to_status", "at"], name="event_status_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.from_status} -> {self.to_status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+def latency_ms(seconds):
+    return None if seconds is None else round(seconds * 1000)

@@ -1,0 +1,35 @@
+"""The dispatcher: one row that every worker locks to claim orders.
+
+Claiming under this lock is what makes the in-flight cap global across workers and hosts: a
+driver counts the orders in `submitting` and claims at most the free slots, all in one
+transaction. The row also carries the adaptive limit after 429s and the driver's lease.
+"""
+
+from django.db import models
+
+
+class Dispatcher(models.Model):
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    effective_concurrency = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Lowered after 429 answers; empty means the configured cap.",
+    )
+    effective_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    last_throttled_at = models.DateTimeField(null=True, blank=True)
+    driver_token = models.UUIDField(null=True, blank=True)
+    driver_expires_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_poll_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "dispatcher"
+
+    def __str__(self):
+        return "Provider dispatcher"
+
+    @classmethod
+    def get(cls):
+        return cls.objects.get_or_create(pk=1)[0]

@@ -1,0 +1,42 @@
+"""Test-wide rules: no real network, and the shared fixtures.
+
+Fixtures live in tests/fixtures/, one module per subject, loaded here as plugins.
+"""
+
+import ipaddress
+import socket
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.factories",
+    "tests.fixtures.provider",
+    "tests.fixtures.cluster",
+]
+
+_real_connect = socket.socket.connect
+_real_create_connection = socket.create_connection
+
+
+def _is_loopback(address):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name to resolve: not loopback by definition here
+
+
+def _guarded_connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        raise OSError(f"Tests must not reach the network: connect to {address!r} refused")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Any connection outside loopback fails: the fake provider runs on 127.0.0.1."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
