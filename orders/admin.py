@@ -2,19 +2,25 @@ from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
-from .models import Batch, Order, OrderEvent, Service
+from .display import TimelineInline, must_read_short, must_read_text
+from .exports import BatchExportMixin, OrderExportMixin
+from .filters import ORDER_FILTERS
+from .import_admin import OrderImportMixin
+from .models import Batch, Order, Service
+from .search import MultiImeiSearchMixin
+from .views import BatchPageMixin
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "category", "price", "delivery_time", "active", "synced_at"]
+    list_display = ["id", "title", "category", "price", "delivery_time", must_read_short, "active"]
     list_filter = ["active", "category"]
     search_fields = ["id", "title", "category"]
-    readonly_fields = ["synced_at"]
+    readonly_fields = ["synced_at", must_read_text]
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(BatchPageMixin, BatchExportMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "source_name",
@@ -57,19 +63,8 @@ class BatchAdmin(admin.ModelAdmin):
         return batch.open_count
 
 
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = ["at", "from_status", "to_status", "latency_ms", "detail", "actor"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(MultiImeiSearchMixin, OrderImportMixin, OrderExportMixin, admin.ModelAdmin):
     list_display = [
         "imei",
         "status",
@@ -83,10 +78,10 @@ class OrderAdmin(admin.ModelAdmin):
         "cost",
         "created_at",
     ]
-    list_filter = ["status", "service", "fmi", "simlock"]
+    list_filter = ORDER_FILTERS
     search_fields = ["imei", "remote_id"]
     list_select_related = ["batch", "service"]
-    inlines = [OrderEventInline]
+    inlines = [TimelineInline]
     readonly_fields = [f.name for f in Order._meta.fields]
 
     def has_add_permission(self, request):

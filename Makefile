@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   the portal with the fake provider and a worker cluster, admin login printed
+#   make test   lint + the whole test suite (SQLite by default; honours DATABASE_URL/REDIS_URL)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint browser benchmark
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	DEBUG=1 $(PY) manage.py demo
+
+# Browser tests drive Debian's Chromium; never a downloaded browser.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: $(VENV)/.installed browser lint
+	$(VENV)/bin/pytest
+
+benchmark: $(VENV)/.installed
+	$(PY) manage.py benchmark --preset small

@@ -1,0 +1,69 @@
+"""Readable, escaped displays for the admin: an order's timeline and a service's notes.
+
+Everything the provider sent (raw answers, result codes, MustRead HTML) is shown as text:
+escaped by format_html, or reduced to plain text by strip_tags and then escaped.
+"""
+
+from django.contrib import admin
+from django.utils.html import format_html, strip_tags
+from django.utils.text import Truncator
+
+from .models import OrderEvent
+
+SHORT_NOTE_CHARS = 120
+
+
+@admin.display(description="notes")
+def must_read_text(service):
+    """The provider's MustRead HTML as plain, escaped text (tags stripped, never rendered)."""
+    return format_html("<div class='must-read'>{}</div>", strip_tags(service.must_read))
+
+
+@admin.display(description="notes")
+def must_read_short(service):
+    return Truncator(strip_tags(service.must_read)).chars(SHORT_NOTE_CHARS)
+
+
+class TimelineInline(admin.TabularInline):
+    """The order's transitions in order, with the call's latency and the raw answer escaped."""
+
+    model = OrderEvent
+    verbose_name = "event"
+    verbose_name_plural = "timeline"
+    extra = 0
+    can_delete = False
+    fields = ["at", "transition", "latency", "answer", "actor"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the order sees its timeline; no separate event permission.
+        return request.user.has_perm("orders.view_order") or request.user.has_perm(
+            "orders.change_order"
+        )
+
+    @admin.display(description="transition")
+    def transition(self, event):
+        return format_html(
+            "<span class='status status-{}'>{}</span> → <span class='status status-{}'>{}</span>",
+            event.from_status,
+            event.get_from_status_display(),
+            event.to_status,
+            event.get_to_status_display(),
+        )
+
+    @admin.display(description="latency")
+    def latency(self, event):
+        return "" if event.latency_ms is None else f"{event.latency_ms / 1000:.1f} s"
+
+    @admin.display(description="provider answer or error")
+    def answer(self, event):
+        return format_html("<pre class='raw-answer'>{}</pre>", event.detail) if event.detail else ""

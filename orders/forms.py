@@ -1,0 +1,67 @@
+"""The forms of the batch import: django-import-export's two steps, plus service and re-check."""
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from import_export.forms import ConfirmImportForm, ImportForm
+
+from .models import Service
+
+CHECK_AGAIN_HELP = (
+    "Also send IMEIs that already have an order for this service (one not cancelled or "
+    "failed). Each is charged again."
+)
+FILE_HELP = (
+    "CSV or Excel (.xlsx, first sheet): a column titled IMEI (the vendor export's IMEI NO. "
+    "works too) or one column of IMEIs without a header. Other columns are ignored."
+)
+
+
+class ServiceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, service):
+        return f"{service.title} (${service.price}, {service.delivery_time or 'time unknown'})"
+
+
+def active_services():
+    return Service.objects.filter(active=True).order_by("title")
+
+
+class BatchImportForm(ImportForm):
+    """Upload step. The file's format is found from its content, so `format` is fixed."""
+
+    service = ServiceChoiceField(queryset=active_services())
+    check_again = forms.BooleanField(
+        label="Check again", required=False, help_text=CHECK_AGAIN_HELP
+    )
+    field_order = ["service", "import_file", "check_again"]
+
+    def __init__(self, formats, resources, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.fields["format"].required = False
+        self.fields["format"].widget = forms.HiddenInput()
+        self.fields["import_file"].help_text = FILE_HELP
+
+    def clean_format(self):
+        return "0"  # the only format: orders.resources.IMEIFile
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        limit = settings.IMPORT_MAX_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {file_size(upload.size)}; the limit is {file_size(limit)}. "
+                "Split it into smaller files."
+            )
+        return upload
+
+
+class ConfirmBatchImportForm(ConfirmImportForm):
+    """Confirm step: the upload step's choices travel as hidden fields."""
+
+    service = forms.ModelChoiceField(queryset=active_services(), widget=forms.HiddenInput)
+    check_again = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+def file_size(size):
+    # filesizeformat joins with a no-break space; a plain one reads the same everywhere.
+    return filesizeformat(size).replace("\xa0", " ")

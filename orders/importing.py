@@ -1,0 +1,240 @@
+"""Reading and checking an uploaded file of IMEIs (CSV or XLSX).
+
+Plain functions, no models: bytes in, `(row number, cell text)` pairs out, then the IMEIs or
+the messages that say which rows are wrong and why. Row numbers are the ones a spreadsheet
+shows (the header is row 1; blank rows keep their numbers), so staff can find the cell.
+
+A problem with the whole file (empty, binary, no IMEI column, too many rows) raises
+`ImportFileError` with a message for the user; problems of single rows are collected, all of
+them, so one upload shows everything that needs fixing.
+"""
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+IMEI_LENGTH = 15
+# Headers that name the IMEI column: a plain list's `IMEI` and the vendor export's `IMEI NO.`
+# (the export also has `IMEI 2`, which must not be taken for it).
+IMEI_HEADERS = ("IMEI", "IMEI NO.", "IMEI NO")
+MAX_MESSAGES = 200
+SHOWN_VALUE_LENGTH = 40
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
+# Excel writes long numbers as 3.52E+14 (or 3,52E+14 where the comma is the decimal mark).
+SCIENTIFIC = re.compile(r"[0-9]+([.,][0-9]*)?[eE]\+?[0-9]+")
+# Staff files carry IMEIs as `35 337008 008945 9` or `35-337008-008945-9`.
+SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+ASCII_DIGITS = re.compile(r"[0-9]*")
+# Control bytes that never appear in a text file (tab, newlines and form feed excluded).
+BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be used; the message is shown to the user as is."""
+
+
+@dataclass
+class CheckedRows:
+    imeis: list = field(default_factory=list)  # unique, in file order
+    duplicates: int = 0
+    problems: list = field(default_factory=list)  # the first MAX_MESSAGES messages
+    problem_count: int = 0
+
+    @property
+    def more_problems(self):
+        return self.problem_count - len(self.problems)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def read_imei_file(data, max_rows):
+    """The `(row number, cell text)` of every non-blank IMEI cell of a CSV or XLSX file."""
+    if not data.strip():
+        raise ImportFileError("The file is empty.")
+    if data.startswith(OLE_MAGIC):
+        raise ImportFileError(
+            "This is an old Excel .xls file. Save it as .xlsx or CSV and upload it again."
+        )
+    table = xlsx_rows(data) if data.startswith(ZIP_MAGIC) else csv_rows(decode(data))
+    return imei_cells(table, max_rows)
+
+
+def decode(data):
+    """Text of a CSV file: UTF-8 (BOM or not), UTF-16 from Excel, else Windows-1252."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if BINARY_BYTES.search(data[:65536]):
+        raise ImportFileError(
+            "This is not a CSV or XLSX file (it contains binary data). "
+            "Upload a CSV or an Excel .xlsx file."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel on Windows saves "CSV" in the ANSI code page. IMEIs are ASCII anyway, so
+        # decoding the other columns approximately loses nothing; latin-1 never fails.
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            return data.decode("latin-1")
+
+
+def sniff_delimiter(text):
+    """`,`, `;` or tab, judged from the first lines; a one-column file gives `,`."""
+    sample = "\n".join(text[:65536].splitlines()[:50])
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
+    except csv.Error:
+        return ","
+    return delimiter if delimiter in (",", ";", "\t") else ","
+
+
+def csv_rows(text):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text))
+    number = 0
+    try:
+        for number, row in enumerate(reader, start=1):
+            yield number, [cell.strip() for cell in row]
+    except csv.Error as exc:
+        raise ImportFileError(f"Row {number + 1}: the file cannot be read as CSV ({exc}).") from exc
+
+
+def xlsx_rows(data):
+    """Rows of the first sheet, streamed (read-only mode) so a huge sheet is never loaded.
+
+    `reset_dimensions` stops openpyxl from padding up to a declared size such as A1:A1048576:
+    a sheet formatted down to the last row then costs only the rows really stored.
+    """
+    import openpyxl  # only XLSX uploads pay for importing it
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [cell_text(value) for value in values]
+        book.close()
+    except ImportFileError:
+        raise
+    except Exception as exc:  # openpyxl raises a zoo of types for damaged files
+        raise ImportFileError(
+            "The file cannot be read as an Excel workbook (.xlsx). "
+            "Open it in Excel and save it as .xlsx or CSV again."
+        ) from exc
+
+
+def cell_text(value):
+    """An XLSX cell as the text staff see in it."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and str(value).endswith("0" * 9):
+        # A 15-digit number ending in nine zeros is what 3.52E+14 turns back into: the digits
+        # were lost by an earlier round through CSV. Report it as the notation it came from.
+        return f"{value:.2E}"
+    return str(value).strip()
+
+
+def imei_cells(table, max_rows):
+    """The IMEI column's non-blank cells, at most `max_rows` of them."""
+    rows = ((number, cells) for number, cells in table if any(cells))
+    first = next(rows, None)
+    if first is None:
+        raise ImportFileError("The file is empty.")
+    column, has_header = find_imei_column(first[1])
+    cells = []
+    if not has_header:
+        cells.append((first[0], first[1][column]))
+    for number, row in rows:
+        value = row[column] if column < len(row) else ""
+        if value:
+            cells.append((number, value))
+        if len(cells) > max_rows:
+            raise ImportFileError(
+                f"The file has more than {max_rows:,} IMEIs; the limit is {max_rows:,} per "
+                "upload. Split it into smaller files."
+            )
+    if not cells:
+        raise ImportFileError("The file has a header row but no IMEIs below it.")
+    return cells
+
+
+def find_imei_column(first_row):
+    """(column index, whether the first row is a header)."""
+    titles = [" ".join(cell.upper().split()) for cell in first_row]
+    for name in IMEI_HEADERS:
+        if name in titles:
+            return titles.index(name), True
+    filled = [i for i, cell in enumerate(first_row) if cell]
+    if len(filled) == 1 and looks_like_data(first_row[filled[0]]):
+        return filled[0], False
+    shown = ", ".join(cell for cell in first_row if cell)
+    raise ImportFileError(
+        "No IMEI column: the first row needs a column titled IMEI (or IMEI NO., as in the "
+        "vendor's export), or the file must be a single column of IMEIs without a header. "
+        f"The first row reads: {shorten(shown, 120)}"
+    )
+
+
+def looks_like_data(cell):
+    """A headerless file starts with an IMEI (perhaps a wrong one), not a title."""
+    return sum(ch.isdigit() for ch in cell) >= 6
+
+
+# -- checking -----------------------------------------------------------------------------------
+
+
+def check_rows(cells):
+    """Check every cell; IMEIs repeated in the file are kept once and counted."""
+    checked = CheckedRows()
+    seen = set()
+    for number, raw in cells:
+        imei, problem = check_value(raw)
+        if problem:
+            checked.problem_count += 1
+            if len(checked.problems) < MAX_MESSAGES:
+                checked.problems.append(f'Row {number}: "{shorten(raw)}" {problem}')
+        elif imei in seen:
+            checked.duplicates += 1
+        else:
+            seen.add(imei)
+            checked.imeis.append(imei)
+    return checked
+
+
+def check_value(raw):
+    """(imei, None) for a good cell, (None, what is wrong) for a bad one."""
+    if SCIENTIFIC.fullmatch(raw):
+        return None, (
+            "was turned into scientific notation by Excel; the digits are lost. "
+            "Format the column as Text and export again."
+        )
+    value = SEPARATORS.sub("", raw)
+    if not ASCII_DIGITS.fullmatch(value):
+        return None, "contains characters other than digits"
+    if len(value) != IMEI_LENGTH:
+        digits = "digit" if len(value) == 1 else "digits"
+        return None, f"has {len(value)} {digits}; an IMEI has {IMEI_LENGTH}"
+    if not luhn_valid(value):
+        return None, "fails the IMEI check digit (Luhn)"
+    return value, None
+
+
+def luhn_valid(digits):
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def shorten(text, limit=SHOWN_VALUE_LENGTH):
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,92 @@
+"""Start the whole portal on one machine: the fake provider, a worker cluster, the web server.
+
+`make demo` runs this. It prints the admin login, then serves until Ctrl-C, which stops the
+children too. Everything runs against the SQLite file and the fake provider on 127.0.0.1.
+"""
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import BaseCommand, call_command
+
+
+class Command(BaseCommand):
+    help = "Run the demo: fake provider, qcluster and runserver, with an admin login printed."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000, help="web server port")
+        parser.add_argument("--provider-port", type=int, default=8765)
+        parser.add_argument("--latency", type=float, default=2.0, help="fake provider latency (s)")
+        parser.add_argument("--complete-after", type=float, default=20.0)
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        password = self.ensure_admin()
+        children = [self.start_provider(options), self.start_cluster()]
+        try:
+            call_command("syncservices")
+            self.print_banner(options["port"], password)
+            subprocess.run(
+                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}"],
+                check=False,
+            )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in children:
+                os.killpg(child.pid, signal.SIGTERM)
+            for child in children:
+                child.wait(timeout=30)
+
+    def ensure_admin(self):
+        password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
+        user, _ = get_user_model().objects.get_or_create(
+            username="admin", defaults={"email": "admin@example.com"}
+        )
+        user.is_staff = user.is_superuser = user.is_active = True
+        user.set_password(password)
+        user.save()
+        return password
+
+    def start_provider(self, options):
+        port = options["provider_port"]
+        command = [
+            sys.executable, "manage.py", "fakefusion", "--port", str(port),
+            "--latency", str(options["latency"]), "--jitter", str(options["latency"] / 4),
+            "--complete-after", str(options["complete_after"]),
+        ]  # fmt: skip
+        child = subprocess.Popen(command, start_new_session=True)
+        wait_for_port(port)
+        return child
+
+    def start_cluster(self):
+        return subprocess.Popen([sys.executable, "manage.py", "qcluster"], start_new_session=True)
+
+    def print_banner(self, port, password):
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nPortal:   http://127.0.0.1:{port}/admin/\n"
+                f"Login:    admin / {password}\n"
+                f"Provider: fake GSM Fusion at {settings.GSM_FUSION_BASE_URL}\n"
+                "Try:      Orders > Import, upload a CSV with an IMEI column.\n"
+                "Stop:     Ctrl-C\n"
+            )
+        )
+
+
+def wait_for_port(port, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"Nothing listens on 127.0.0.1:{port} after {timeout} s")

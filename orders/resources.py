@@ -1,0 +1,195 @@
+"""The django-import-export pieces of the batch import: its file format, resource and result.
+
+Decision: keep django-import-export's admin views, forms, temporary storage and its
+upload -> confirm flow, but not its per-row machinery. Its row loop (an instance, a diff and
+several queries per row) takes minutes for 20,000 rows and can only report errors row by row.
+`OrderImportResource.import_data` instead checks all rows at once (orders/importing.py), looks
+up the IMEIs already ordered in a few chunked queries, and on the confirm step creates one
+Batch and its orders with bulk_create. It returns a `BatchImportResult` that carries the plan
+(counts for the summary) instead of 20,000 row results.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import tablib
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from import_export import fields, resources
+from import_export.formats.base_formats import Format
+from import_export.results import Result, RowResult
+
+from submissions import services as submission_services
+
+from .importing import check_rows, read_imei_file
+from .models import Batch, Order, Service
+
+BULK_BATCH_SIZE = 1000
+# Well under SQLite's limit on query parameters.
+LOOKUP_CHUNK = 900
+ALREADY_SHOWN = 5
+# An order in these states never reached the provider: ordering the IMEI again is no repeat.
+NOT_ORDERED_STATUSES = [Order.Status.CANCELLED, Order.Status.FAILED]
+
+
+class IMEIFile(Format):
+    """CSV or XLSX, told apart by the file's content: the upload form offers no format choice."""
+
+    def __init__(self, encoding=None):
+        # Always read as bytes (is_binary): orders.importing decodes, sniffing the encoding.
+        self.encoding = encoding
+
+    def get_title(self):
+        return "CSV or XLSX"
+
+    def can_import(self):
+        return True
+
+    def create_dataset(self, in_stream):
+        cells = read_imei_file(in_stream, max_rows=settings.IMPORT_MAX_ROWS)
+        return tablib.Dataset(*cells, headers=["row", "IMEI"])
+
+
+@dataclass
+class BatchPlan:
+    """What confirming the upload creates; the confirm page shows it."""
+
+    service: Service
+    file_name: str
+    imeis: list  # the orders to create
+    duplicates: int  # repeated rows of the file, dropped
+    already: list  # IMEIs already ordered for this service
+    check_again: bool
+
+    @property
+    def already_skipped(self):
+        return 0 if self.check_again else len(self.already)
+
+    @property
+    def already_shown(self):
+        return self.already[:ALREADY_SHOWN]
+
+    @property
+    def already_more(self):
+        return len(self.already) - len(self.already_shown)
+
+    @property
+    def cost(self):
+        return len(self.imeis) * self.service.price
+
+
+class BatchImportResult(Result):
+    """A Result with the plan and the row messages instead of one RowResult per row."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.problems = []
+        self.more_problems = 0
+        self.plan = None
+        self.batch = None
+
+    def has_validation_errors(self):
+        return bool(self.problems) or super().has_validation_errors()
+
+
+class OrderImportResource(resources.ModelResource):
+    """Creates one batch of queued orders from a file of IMEIs (see the module docstring)."""
+
+    imei = fields.Field(attribute="imei", column_name="IMEI")
+
+    class Meta:
+        model = Order
+        fields = ("imei",)
+        name = "IMEIs for one batch"
+        use_bulk = True
+        batch_size = BULK_BATCH_SIZE
+        skip_diff = True
+
+    @classmethod
+    def get_result_class(cls):
+        return BatchImportResult
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, **kwargs):
+        """Check the file; unless `dry_run`, create the batch.
+
+        Needs the keyword arguments `service`, `check_again`, `file_name` and `user`, which
+        the admin passes from its forms (OrderImportMixin.get_import_data_kwargs).
+        """
+        result = self.get_result_class()()
+        result.total_rows = len(dataset)
+        checked = check_rows(zip(dataset["row"], dataset["IMEI"], strict=True))
+        if checked.problem_count:
+            result.problems, result.more_problems = checked.problems, checked.more_problems
+            return result
+        plan = make_plan(checked, kwargs["service"], kwargs["check_again"], kwargs["file_name"])
+        result.plan = plan
+        result.totals[RowResult.IMPORT_TYPE_NEW] = len(plan.imeis)
+        result.totals[RowResult.IMPORT_TYPE_SKIP] = plan.duplicates + plan.already_skipped
+        if not plan.imeis:
+            result.problems = [nothing_to_order_message(plan)]
+        elif not dry_run:
+            result.batch = create_batch(plan, kwargs["user"])
+        return result
+
+
+def make_plan(checked, service, check_again, file_name):
+    already = already_ordered(checked.imeis, service)
+    imeis = checked.imeis
+    if not check_again:
+        skipped = set(already)
+        imeis = [imei for imei in imeis if imei not in skipped]
+    return BatchPlan(
+        service=service,
+        file_name=file_name or "",
+        imeis=imeis,
+        duplicates=checked.duplicates,
+        already=already,
+        check_again=check_again,
+    )
+
+
+def already_ordered(imeis, service):
+    """The IMEIs of `imeis` with a live order for `service`, in file order."""
+    found = set()
+    for start in range(0, len(imeis), LOOKUP_CHUNK):
+        chunk = imeis[start : start + LOOKUP_CHUNK]
+        found.update(
+            Order.objects.filter(service=service, imei__in=chunk)
+            .exclude(status__in=NOT_ORDERED_STATUSES)
+            .values_list("imei", flat=True)
+        )
+    return [imei for imei in imeis if imei in found]
+
+
+def nothing_to_order_message(plan):
+    return (
+        f"Nothing to order: all {len(plan.already):,} IMEIs of the file were already ordered "
+        f"for {plan.service.title}. Tick “Check again” to send them again."
+    )
+
+
+def create_batch(plan, user):
+    """The batch and all its orders, in one transaction; processing starts on commit."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            service=plan.service,
+            created_by=user,
+            source_name=plan.file_name[:255],
+            state=Batch.State.QUEUED,
+            created_at=now,
+        )
+        Order.objects.bulk_create(
+            (
+                Order(batch=batch, service=plan.service, imei=imei, created_at=now)
+                for imei in plan.imeis
+            ),
+            batch_size=BULK_BATCH_SIZE,
+        )
+        submission_services.batch_created(batch)
+    return batch
+
+
+def format_money(amount):
+    return f"${Decimal(amount):,.2f}"

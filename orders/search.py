@@ -1,0 +1,121 @@
+"""Looking up many IMEIs at once in the order changelist's search box.
+
+Staff paste a column from a spreadsheet: IMEIs separated by newlines, commas, semicolons or
+spaces, up to 30,000 of them. The admin's own search would AND one LIKE clause per word; a
+query of several IMEIs becomes `imei IN (...)` instead, and the page says which IMEIs have no
+order.
+"""
+
+import re
+import secrets
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import HttpResponseRedirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+SEPARATORS = re.compile(r"[\s,;]+")
+IMEI_LIKE = re.compile(r"\d{14,15}")
+SHOWN_MISSING = 10
+SESSION_KEY = "imei_lists"
+KEPT_LISTS = 3
+
+
+def imei_terms(search_term):
+    """The IMEIs of a multi-IMEI query, in order and without repeats; None for other queries."""
+    terms = [t for t in SEPARATORS.split(search_term.strip()) if t]
+    if len(terms) < 2 or not all(IMEI_LIKE.fullmatch(t) for t in terms):
+        return None
+    return list(dict.fromkeys(terms))
+
+
+def chunks(values, size=None):
+    """Slices small enough for the database's limit on query parameters."""
+    size = size or max((connection.features.max_query_params or 1000) - 50, 100)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def found_imeis(queryset, imeis):
+    """The IMEIs of `imeis` that have at least one order in `queryset`, chunked."""
+    found = set()
+    for chunk in chunks(imeis):
+        found.update(queryset.filter(imei__in=chunk).values_list("imei", flat=True).distinct())
+    return found
+
+
+def missing_message(missing):
+    shown = ", ".join(missing[:SHOWN_MISSING])
+    more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
+    noun = "IMEI has" if len(missing) == 1 else "IMEIs have"
+    return f"{len(missing)} {noun} no order here: {shown}{more}."
+
+
+def narrow_to_imeis(request, queryset, imeis):
+    """Orders of `queryset` with one of `imeis`; a warning lists the IMEIs without one."""
+    found = found_imeis(queryset, imeis)
+    missing = [imei for imei in imeis if imei not in found]
+    if missing:
+        messages.warning(request, missing_message(missing))
+    # Only IMEIs that exist go into the page's query: usually far fewer parameters.
+    return queryset.filter(imei__in=sorted(found))
+
+
+def save_imei_list(request, imeis):
+    """Keep a pasted list in the session (a URL cannot carry 30,000 IMEIs); returns its key."""
+    lists = request.session.get(SESSION_KEY, {})
+    lists = dict(list(lists.items())[-(KEPT_LISTS - 1) :])
+    key = secrets.token_urlsafe(6)
+    lists[key] = imeis
+    request.session[SESSION_KEY] = lists
+    return key
+
+
+class ImeiListFilter(admin.SimpleListFilter):
+    """Applies a list pasted into the "many IMEIs" box (kept in the session)."""
+
+    title = "pasted IMEIs"
+    parameter_name = "imei_list"
+
+    def imeis(self, request):
+        return request.session.get(SESSION_KEY, {}).get(self.value() or "")
+
+    def lookups(self, request, model_admin):
+        imeis = self.imeis(request)
+        return [(self.value(), f"{len(imeis):,} pasted IMEIs")] if imeis else []
+
+    def queryset(self, request, queryset):
+        imeis = self.imeis(request)
+        return queryset if imeis is None else narrow_to_imeis(request, queryset, imeis)
+
+
+class MultiImeiSearchMixin:
+    """Goes before admin.ModelAdmin: a search of several IMEIs becomes `imei__in`."""
+
+    change_list_template = "admin/orders/order/change_list.html"
+    search_help_text = (
+        "An IMEI or provider order id, or several IMEIs separated by spaces or commas."
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        imeis = imei_terms(search_term)
+        if imeis is None:
+            return super().get_search_results(request, queryset, search_term)
+        return narrow_to_imeis(request, queryset, imeis), False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.imei_list_view))
+        return [path("imeis/", view, name="orders_order_imei_list")] + super().get_urls()
+
+    def imei_list_view(self, request):
+        """POST of the "many IMEIs" box: keep the list, show the changelist filtered by it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = reverse("admin:orders_order_changelist")
+        imeis = list(dict.fromkeys(t for t in SEPARATORS.split(request.POST.get("imeis", "")) if t))
+        if not imeis:
+            messages.warning(request, "Paste at least one IMEI.")
+            return HttpResponseRedirect(changelist)
+        return HttpResponseRedirect(f"{changelist}?imei_list={save_imei_list(request, imeis)}")

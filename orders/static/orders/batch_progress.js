@@ -1,0 +1,89 @@
+// Refreshes the batch page's numbers from its progress.json every few seconds, in place.
+// Every value is set with textContent (never innerHTML): error texts come from the provider.
+(function () {
+  "use strict";
+
+  const panel = document.getElementById("batch-progress");
+  if (!panel) {
+    return;
+  }
+  const url = panel.dataset.url;
+  const every = Number(panel.dataset.poll || 3) * 1000;
+
+  function setText(key, value) {
+    panel.querySelectorAll('[data-progress="' + key + '"]').forEach(function (el) {
+      el.textContent = value;
+    });
+  }
+
+  function setBar(name, percent) {
+    const bar = panel.querySelector('[data-bar="' + name + '"]');
+    if (bar) {
+      bar.setAttribute("aria-valuenow", percent);
+      bar.querySelector(".bar-fill").style.width = percent + "%";
+    }
+  }
+
+  function errorRow(group) {
+    const row = document.createElement("tr");
+    const text = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = group.url;
+    link.textContent = group.error;
+    text.appendChild(link);
+    const count = document.createElement("td");
+    count.className = "count";
+    count.textContent = group.count;
+    row.append(text, count);
+    return row;
+  }
+
+  function setErrors(errors) {
+    const body = panel.querySelector("#batch-errors tbody");
+    if (!body) {
+      return;
+    }
+    const rows = errors.map(errorRow);
+    if (!rows.length) {
+      const row = document.createElement("tr");
+      row.className = "none";
+      row.innerHTML = '<td colspan="2">No errors.</td>';
+      rows.push(row);
+    }
+    body.replaceChildren.apply(body, rows);
+  }
+
+  function show(data) {
+    Object.entries(data.display).forEach(function ([key, value]) {
+      setText(key, value);
+    });
+    setBar("sent", data.sent_percent);
+    setBar("final", data.final_percent);
+    setErrors(data.errors);
+    setText("updated_at", data.updated_at);
+    panel.dataset.state = data.state;
+    panel.dataset.open = data.open;
+  }
+
+  function refresh() {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        show(data);
+        panel.classList.remove("stale");
+      })
+      .catch(function () {
+        panel.classList.add("stale");
+      })
+      .finally(function () {
+        window.setTimeout(refresh, every);
+      });
+  }
+
+  window.setTimeout(refresh, every);
+})();

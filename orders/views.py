@@ -1,0 +1,132 @@
+"""The batch page: its context, the JSON progress endpoint and the admin wiring for both.
+
+`BatchPageMixin` goes before `admin.ModelAdmin` in BatchAdmin's bases. The page renders the
+numbers once; orders/static/orders/batch_progress.js then asks `<id>/progress.json` every few
+seconds and updates them in place (no reload).
+"""
+
+from django.http import Http404, JsonResponse
+from django.urls import path, reverse
+from django.utils.formats import number_format
+
+from .charts import status_chart
+from .models import Batch, Order
+from .stats import batch_progress
+
+POLL_SECONDS = 3
+
+
+def format_duration(seconds):
+    """'45 s', '12 min', '3 h 05 min'; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def format_ms(ms):
+    return "—" if ms is None else f"{ms / 1000:.1f} s"
+
+
+def format_int(n):
+    return number_format(n, force_grouping=True)
+
+
+def progress_display(progress):
+    """The page's text for each figure, keyed like the page's data-progress attributes."""
+    rate = progress["rate_limit_per_minute"]
+    display = {f"count_{status}": format_int(n) for status, n in progress["counts"].items()}
+    display.update(
+        total=format_int(progress["total"]),
+        sent=format_int(progress["sent"]),
+        final=format_int(progress["final"]),
+        open=format_int(progress["open"]),
+        sent_percent=f"{progress['sent_percent']:.1f} %",
+        final_percent=f"{progress['final_percent']:.1f} %",
+        throughput=f"{progress['throughput_per_minute']} / min",
+        results_rate=f"{progress['results_per_minute']} / min",
+        latency_p50=format_ms(progress["latency_p50_ms"]),
+        latency_p95=format_ms(progress["latency_p95_ms"]),
+        latency_calls=format_int(progress["latency_calls"]),
+        concurrency=str(progress["concurrency"]),
+        rate_limit=f"{rate} / min" if rate else "none",
+        eta_send=format_duration(progress["eta_send_seconds"]),
+        eta_results=format_duration(progress["eta_results_seconds"]),
+        cost_so_far=f"${progress['cost_so_far']}",
+        cost_expected=f"${progress['cost_expected']}",
+        state=progress["state_label"],
+        note=progress["note"],
+    )
+    return display
+
+
+def progress_payload(batch):
+    progress = batch_progress(batch)
+    return {**progress, "display": progress_display(progress)}
+
+
+def batch_links(batch):
+    """Links of the batch page: export and the filtered order lists."""
+    orders = reverse("admin:orders_order_changelist")
+    base = f"{orders}?batch__id__exact={batch.pk}"
+    return {
+        "export": reverse("admin:orders_batch_changelist") + f"{batch.pk}/export/",
+        "progress": reverse("admin:orders_batch_progress", args=[batch.pk]),
+        "orders": base,
+        "failed": f"{base}&status__exact={Order.Status.FAILED}",
+        "unknown": f"{base}&status__exact={Order.Status.UNKNOWN}",
+        "rejected": f"{base}&status__exact={Order.Status.REJECTED}",
+        "errors": f"{base}&has_error=yes",
+    }
+
+
+def status_rows(payload, batch):
+    """(status, label, count as shown, url) for the counts table."""
+    base = reverse("admin:orders_order_changelist") + f"?batch__id__exact={batch.pk}"
+    return [
+        (
+            status,
+            status.label,
+            payload["display"][f"count_{status}"],
+            f"{base}&status__exact={status}",
+        )
+        for status in Order.Status
+    ]
+
+
+def batch_page_context(batch):
+    payload = progress_payload(batch)
+    return {
+        "progress": payload,
+        "display": payload["display"],
+        "status_rows": status_rows(payload, batch),
+        "links": batch_links(batch),
+        "chart": status_chart(batch, payload["counts"]),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+class BatchPageMixin:
+    """The batch change view with its live progress panel, and `<id>/progress.json`."""
+
+    change_form_template = "admin/orders/batch/change_form.html"
+
+    def get_urls(self):
+        progress = self.admin_site.admin_view(self.progress_view)
+        urls = [path("<int:object_id>/progress.json", progress, name="orders_batch_progress")]
+        return urls + super().get_urls()
+
+    def progress_view(self, request, object_id):
+        batch = Batch.objects.select_related("service").filter(pk=object_id).first()
+        if batch is None or not self.has_view_permission(request, batch):
+            raise Http404("No such batch.")
+        return JsonResponse(progress_payload(batch))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(batch_page_context(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)

@@ -1,0 +1,400 @@
+"""A fake GSM Fusion provider, faithful to docs/provider-protocol.md, for tests and load runs.
+
+It speaks the real wire format (the malformed `<?phpxml` declaration, HTTP 200 XML errors), keeps
+the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are accepted, then
+Rejected) and injects faults on demand: 502 before creating, a created order whose answer never
+comes, 429 over a rate or an in-flight cap. `GET /_stats` and `GET /_orders` let a test check
+what the provider saw and charged. It binds 127.0.0.1 only and never echoes the API key.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import random
+import select
+import socket
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+log = logging.getLogger(__name__)
+
+API_PATH = "/gsmfusion_api/index.php"
+DECLARATION = '<?phpxml version="1.0" encoding="utf-8"?>'
+FIRST_ORDER_ID = 15562209
+DEMO_API_KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"  # portal/settings.py's development default
+HOLD_LIMIT = 600  # seconds a "timed out" call holds its socket at most
+LABELS = (
+    "Model", "IMEI Number", "Serial Number", "IMEI2 Number", "MEID Number", "AppleCare Eligible",
+    "Estimated Purchase Date", "Carrier", "Next Tether Policy", "Current GSMA Status",
+    "Find My iPhone", "SimLock",
+)  # fmt: skip
+MODELS = (
+    "iPhone 11 Purple 64GB", "iPhone 12 Pro Pacific Blue 128GB", "iPhone 13 Midnight 128GB",
+    "iPhone XR Black 64GB", "iPhone 14 Pro Max Deep Purple 256GB",
+)  # fmt: skip
+CARRIERS = ("T-Mobile", "AT&T", "Verizon", "Unlocked", "Sprint/T-Mobile")
+MUST_READ = (
+    "<p><b>Instant</b> results for most devices.</p><p>Do <u>not</u> order the same IMEI "
+    "twice: duplicates are refused (<i>IMEI already exists!</i>).</p>"
+)
+CATALOGUE = (
+    (1739, "Apple iPhone IMEI Carrier + Simlock + FMI + WW + Activation Etc 🔥Hot Exclusive "
+     "Checker🔥", "Apple iPhone Checkers", "0.08", "Instant-5 Minutes", MUST_READ),
+    (1201, "Apple iPhone FMI ON/OFF Status", "Apple iPhone Checkers", "0.05", "Instant", ""),
+    (1310, "GSMA Blacklist Status Check (Worldwide)", "Generic Checkers", "0.20",
+     "Instant-10 Minutes", "<p>Clean / Blacklisted / Lost or Stolen.</p>"),
+    (2055, "AT&T USA iPhone Clean Unlock (Premium)", "USA Unlocks", "24.99", "1-5 Days",
+     "<p>Clean IMEIs only. <b>No refund</b> for blacklisted devices.</p>"),
+    (2180, "T-Mobile USA iPhone Unlock (All Models, Premium)", "USA Unlocks", "110.00",
+     "3-14 Days", "<p>Device must be fully paid off.</p>"),
+)  # fmt: skip
+
+
+@dataclass
+class FakeOrder:
+    id: int
+    imei: str
+    service_id: int
+    created: float  # time.monotonic()
+    requested_at: str
+
+
+def luhn_valid(imei):
+    total = 0
+    for i, ch in enumerate(reversed(imei)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def completed_code(imei):
+    """The iPhone checker's result for an IMEI: twelve labels, deterministic per IMEI."""
+    h = hashlib.sha256(imei.encode()).digest()
+    carrier = CARRIERS[h[1] % len(CARRIERS)]
+    serial = "".join("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[b % 34] for b in h[10:22])
+    imei2 = f"{int(imei[:14]) + 1 + h[2] % 50:014d}"[:14]
+    imei2 += next(d for d in "0123456789" if luhn_valid(imei2 + d))
+    values = (
+        MODELS[h[0] % len(MODELS)], imei, serial, imei2, imei[:14], "ON" if h[3] % 2 else "OFF",
+        f"{h[4] % 12 + 1:02d}/{h[5] % 28 + 1:02d}/{h[6] % 6 + 19}", carrier, str(h[7] % 30 + 1),
+        "Blacklisted" if h[8] % 10 == 0 else "Clean", "ON" if h[9] % 2 else "OFF",
+        "Unlocked" if carrier == "Unlocked" else ("Locked" if h[11] % 3 else "Unlocked"),
+    )  # fmt: skip
+    return "<br>".join(f"{label}: {value}" for label, value in zip(LABELS, values, strict=True))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # sleeping or held handlers never block shutdown
+    request_queue_size = 1024  # hundreds of clients connect at once during a load run
+    allow_reuse_address = True
+
+
+class FakeFusion:
+    """The fake provider. `start()` serves in a background thread; `stop()` ends it."""
+
+    def __init__(
+        self,
+        host="127.0.0.1",
+        port=0,
+        latency=15.0,
+        jitter=3.0,
+        complete_after=60.0,
+        status_latency=None,
+        fail_rate=0.0,
+        timeout_rate=0.0,
+        rate_limit=None,
+        max_inflight=None,
+        seed=None,
+        username=None,
+        api_key=None,
+    ):
+        if host not in ("127.0.0.1", "localhost"):
+            raise ValueError("The fake provider binds 127.0.0.1 only")
+        self.latency, self.jitter, self.complete_after = latency, jitter, complete_after
+        self.status_latency = min(latency / 10, 1.0) if status_latency is None else status_latency
+        self.fail_rate, self.timeout_rate = fail_rate, timeout_rate
+        self.rate_limit, self.max_inflight = rate_limit, max_inflight
+        self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
+        self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
+        self.services = {row[0]: row for row in CATALOGUE}
+        self._random = random.Random(seed)
+        self._lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.reset()
+        self.server = _Server(("127.0.0.1", port), _Handler)
+        self.server.fake = self
+        self._thread = None
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self):
+        # A short poll interval makes stop() quick: tests start and stop many fakes.
+        serve = self.server.serve_forever
+        self._thread = threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self):
+        self.server.serve_forever()
+
+    def stop(self):
+        self.stopping.set()  # wakes sleeping and held handlers
+        if self._thread is not None:
+            self.server.shutdown()  # only valid while serve_forever runs in another thread
+            self._thread = None
+        self.server.server_close()
+
+    def reset(self):
+        with self._lock:
+            self._orders, self._placed_keys = {}, set()
+            self._next_id = FIRST_ORDER_ID
+            self._calls, self._reached, self._sent = Counter(), Counter(), Counter()
+            self._recent, self._inflight, self._peak = deque(), 0, 0
+            self._counts = Counter()
+            self._charged = Decimal("0")
+
+    # -- what a test can check -----------------------------------------------------------------
+
+    def stats(self):
+        """Counters of what the provider saw. `imeis_placed_more_than_once` counts IMEIs that
+        reached the order logic more than once (past the 429/502 front door), whatever the
+        answer; `imeis_sent_more_than_once` counts every placeorder HTTP call."""
+        with self._lock:
+            return {
+                "calls": dict(self._calls),
+                "peak_inflight_placeorders": self._peak,
+                "inflight_placeorders": self._inflight,
+                "orders_created": len(self._orders),
+                "charged": str(self._charged),
+                "imeis_placed_more_than_once": sum(1 for n in self._reached.values() if n > 1),
+                "imeis_sent_more_than_once": sum(1 for n in self._sent.values() if n > 1),
+                "rejected_429": self._counts["rejected_429"],
+                "failed_502": self._counts["failed_502"],
+                "timed_out": self._counts["timed_out"],
+            }
+
+    def orders(self):
+        now = time.monotonic()
+        with self._lock:
+            orders = list(self._orders.values())
+        return [
+            {
+                "id": o.id,
+                "imei": o.imei,
+                "service_id": o.service_id,
+                "status": self._status(o, now)[0],
+            }
+            for o in orders
+        ]
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    def answer(self, params):
+        """(HTTP status, body or None to hold the socket) for one API call's parameters."""
+        action = _param(params, "action")
+        with self._lock:
+            self._calls[action or "(none)"] += 1
+        if action == "placeorder":
+            return self._placeorder(params)
+        self._sleep(self.status_latency)
+        error = self._auth_error(params)
+        if error:
+            return 200, error
+        if action == "imeiservices":
+            return 200, self._catalogue()
+        if action == "getimeis":
+            return 200, self._getimeis(_param(params, "orderIds"))
+        return 200, _error("Invalid Action!")  # wording never captured
+
+    def _auth_error(self, params):
+        user, key, action = (_param(params, n) for n in ("userId", "apiKey", "action"))
+        if not (user and key and action) or user != self.username:
+            return _error("Invalid User!")
+        if key != self._api_key:
+            return _error("Invalid API Key!")
+        return None
+
+    def _placeorder(self, params):
+        """Front door (429, latency, 502), then the provider's own checks, then the order."""
+        imeis = [i.strip() for i in _param(params, "imei").split(",") if i.strip()]
+        with self._lock:
+            self._sent.update(imeis)
+            throttled = self._enter_or_throttle()
+        if throttled:
+            return 429, _error("Too Many Requests")
+        try:
+            self._sleep(
+                self._random.uniform(self.latency - self.jitter, self.latency + self.jitter)
+            )
+            if self._random.random() < self.fail_rate:
+                self._count("failed_502")
+                return 502, "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            with self._lock:
+                self._reached.update(imeis)
+            error = self._auth_error(params)
+            if error:
+                return 200, error
+            return self._create(imeis[-1] if imeis else "", _param(params, "networkId"))
+        finally:
+            with self._lock:
+                self._inflight -= 1
+
+    def _enter_or_throttle(self):
+        """Under the lock: count one more placeorder in flight, or say it is throttled."""
+        now = time.monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        over_rate = self.rate_limit is not None and len(self._recent) >= self.rate_limit
+        over_cap = self.max_inflight is not None and self._inflight >= self.max_inflight
+        if over_rate or over_cap:
+            self._counts["rejected_429"] += 1
+            return True
+        self._recent.append(now)
+        self._inflight += 1
+        self._peak = max(self._peak, self._inflight)
+        return False
+
+    def _create(self, imei, network_id):
+        # Only the LAST IMEI of a comma list is ordered: the real provider's silent bug.
+        if len(imei) != 15 or not imei.isdigit():
+            return 200, _error("Invalid IMEI!")  # wording never captured
+        if not network_id.isdigit() or int(network_id) not in self.services:
+            return 200, _error("Service Not Available!")  # wording never captured
+        service_id = int(network_id)
+        with self._lock:
+            if (self.username, service_id, imei) in self._placed_keys:
+                return 200, _error("IMEI already exists!")
+            order = self._add_order(imei, service_id)
+        if self._random.random() < self.timeout_rate:
+            self._count("timed_out")
+            return 200, None
+        return 200, _wrap(
+            "result", _wrap("imeis", _fields(id=order.id, imei=imei, status="Pending"))
+        )
+
+    def _add_order(self, imei, service_id):
+        now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        order = FakeOrder(self._next_id, imei, service_id, time.monotonic(), now)
+        self._next_id += 1
+        self._orders[order.id] = order
+        self._placed_keys.add((self.username, service_id, imei))
+        self._charged += Decimal(self.services[service_id][3])
+        return order
+
+    def _status(self, order, now):
+        """(status, code) computed lazily from the order's age."""
+        age = now - order.created
+        if age < self.complete_after:
+            return ("Pending" if age < self.complete_after / 2 else "In Process"), ""
+        if not luhn_valid(order.imei):
+            return "Rejected", "Invalid_IMEI"
+        return "Completed", completed_code(order.imei)
+
+    def _getimeis(self, order_ids):
+        now = time.monotonic()
+        ids = [int(i) for i in order_ids.split(",") if i.strip().isdigit()]
+        with self._lock:
+            found = [self._orders[i] for i in ids if i in self._orders]
+        return _wrap("result", "".join(self._order_xml(o, now) for o in found))
+
+    def _order_xml(self, order, now):
+        status, code = self._status(order, now)
+        return _wrap("imeis", _fields(
+            id=order.id, imei=order.imei, package=self.services[order.service_id][1],
+            status=status, code=code, requestedat=order.requested_at,
+        ))  # fmt: skip
+
+    def _catalogue(self):
+        tags = ("PackageId", "PackageTitle", "Category", "PackagePrice", "TimeTaken", "MustRead")
+        packages = (
+            _wrap("Package", _fields(**dict(zip(tags, row, strict=True)))) for row in CATALOGUE
+        )
+        return _wrap("Packages", "".join(packages))
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _sleep(self, seconds):
+        if seconds > 0:
+            self.stopping.wait(seconds)
+
+    def _count(self, name):
+        with self._lock:
+            self._counts[name] += 1
+
+
+def _param(params, name):
+    return (params.get(name) or [""])[0].strip()
+
+
+def _fields(**values):
+    return "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in values.items())
+
+
+def _wrap(tag, inner):
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def _error(message):
+    return f"<error>{escape(message)}</error>"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "Apache"
+    sys_version = ""
+
+    def do_POST(self):
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        if self.path == "/_reset":
+            fake.reset()
+            return self._send(200, "{}", "application/json")
+        if self.path.split("?")[0] != API_PATH:
+            return self._send(404, "Not Found", "text/plain")
+        status, answer = fake.answer(parse_qs(body, keep_blank_values=True))
+        if answer is None:
+            return self._hold()
+        content_type = "application/xml" if status == 200 else "text/html"
+        self._send(status, DECLARATION + answer if status == 200 else answer, content_type)
+
+    def do_GET(self):
+        fake = self.server.fake
+        if self.path == "/_stats":
+            return self._send(200, json.dumps(fake.stats()), "application/json")
+        if self.path == "/_orders":
+            return self._send(200, json.dumps(fake.orders()), "application/json")
+        # What the http->https redirect turns every call into: a GET without parameters.
+        self._send(200, DECLARATION + _error("Invalid User!"), "application/xml")
+
+    def _send(self, status, text, content_type):
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _hold(self):
+        """Never answer: keep the socket until the client gives up or the fake stops."""
+        deadline = time.monotonic() + HOLD_LIMIT
+        while time.monotonic() < deadline and not self.server.fake.stopping.is_set():
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0.05)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    break  # the client closed its end
+            except OSError:
+                break
+        self.close_connection = True
+
+    def log_message(self, format, *args):
+        log.debug("fakefusion %s %s", self.address_string(), format % args)

@@ -1,0 +1,48 @@
+"""The driver lease on the Dispatcher row: at most one driver claims orders at a time.
+
+A lease is a token and an expiry written by a conditional UPDATE, so taking it is atomic on
+every database. The holder renews it every few seconds; a killed driver simply stops renewing
+and its lease lapses after LEASE_SECONDS, when the next driver may take over.
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Dispatcher
+
+LEASE_SECONDS = 30
+
+
+def acquire():
+    """The new lease's token, or None when another driver holds a live lease."""
+    Dispatcher.get()  # the row must exist for the conditional UPDATE to find it
+    now = timezone.now()
+    token = uuid.uuid4()
+    free = Q(driver_token__isnull=True) | Q(driver_expires_at__lt=now)
+    taken = Dispatcher.objects.filter(free, pk=1).update(
+        driver_token=token, driver_expires_at=now + timedelta(seconds=LEASE_SECONDS)
+    )
+    return token if taken else None
+
+
+def renew(token):
+    """Extend our lease; False means it lapsed and another driver took it."""
+    expires = timezone.now() + timedelta(seconds=LEASE_SECONDS)
+    return bool(
+        Dispatcher.objects.filter(pk=1, driver_token=token).update(driver_expires_at=expires)
+    )
+
+
+def release(token):
+    Dispatcher.objects.filter(pk=1, driver_token=token).update(
+        driver_token=None, driver_expires_at=None
+    )
+
+
+def is_live():
+    return Dispatcher.objects.filter(
+        pk=1, driver_token__isnull=False, driver_expires_at__gte=timezone.now()
+    ).exists()

@@ -1,0 +1,67 @@
+"""Status polling (getimeis): which orders are due, fetching in chunks, recording answers.
+
+Fetching touches no database, so the driver runs it on a small executor; selecting and
+recording run on the caller's thread. `poll_due()` does all three inline, for the
+"Sync status now" task outside the driver.
+"""
+
+import logging
+
+from django.utils import timezone
+
+from orders.models import Order
+
+from .results import parse_result
+
+log = logging.getLogger(__name__)
+
+CHUNK = 100  # ids per getimeis call (the protocol page: 100 is sane)
+MAX_PER_ROUND = 2000
+
+
+def due_chunks(limit=MAX_PER_ROUND):
+    """Placed orders whose next poll is due, oldest-due first, as {remote_id: order} chunks."""
+    due = list(
+        Order.objects.awaiting_result()
+        .filter(next_poll_at__lte=timezone.now(), remote_id__isnull=False)
+        .order_by("next_poll_at", "id")[:limit]
+    )
+    return [{o.remote_id: o for o in due[i : i + CHUNK]} for i in range(0, len(due), CHUNK)]
+
+
+def record_statuses(orders_by_id, remotes):
+    """Apply one getimeis answer; returns how many orders changed status."""
+    changed = 0
+    for remote in remotes:
+        order = orders_by_id.get(remote.remote_id)
+        if order is not None:
+            changed += apply_status(order, remote)
+    # Ids the provider left out, and orders still waiting, are asked about again later.
+    for order in orders_by_id.values():
+        if order.status in (Order.Status.PENDING, Order.Status.IN_PROCESS):
+            order.requeue_after_poll()
+    return changed
+
+
+def apply_status(order, remote):
+    parsed = parse_result(remote.code) if remote.code else None
+    return bool(order.apply_remote_status(remote.status, remote.code, remote.raw, parsed=parsed))
+
+
+def record_failure(orders_by_id, error):
+    log.warning("getimeis for %d orders failed: %s", len(orders_by_id), error)
+    for order in orders_by_id.values():
+        order.requeue_after_poll()
+
+
+def poll_due(client):
+    """Poll every due order now, inline; returns how many changed status."""
+    changed = 0
+    for orders_by_id in due_chunks():
+        try:
+            remotes = client.order_statuses(list(orders_by_id))
+        except Exception as exc:  # a failed read is harmless: ask again at the next poll
+            record_failure(orders_by_id, exc)
+            continue
+        changed += record_statuses(orders_by_id, remotes)
+    return changed

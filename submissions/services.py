@@ -1,0 +1,96 @@
+"""Use cases of the processing side, shared by the admin actions and the tasks.
+
+Each changes state through the model transitions and starts background work only once its
+transaction commits (`transaction.on_commit`), so a worker never looks for rows not yet
+visible.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders.models import Batch, Order
+
+from . import engine, polling
+
+
+def batch_created(batch):
+    """Called inside the import transaction once a batch and its orders exist."""
+    transaction.on_commit(engine.enqueue_driver)
+
+
+def resubmit_failed(orders, actor, include_unknown=False):
+    """Queue failed (and, knowingly, unknown-outcome) orders again; returns how many.
+
+    Orders of a cancelled batch stay as they are. A done batch runs again; a paused one
+    stays paused until someone resumes it.
+    """
+    statuses = [Order.Status.FAILED] + ([Order.Status.UNKNOWN] if include_unknown else [])
+    candidates = orders.filter(status__in=statuses).exclude(batch__state=Batch.State.CANCELLED)
+    with transaction.atomic():
+        requeued = [o for o in candidates if o.requeue(actor, include_unknown=include_unknown)]
+        for batch in Batch.objects.filter(pk__in={o.batch_id for o in requeued}):
+            if batch.state == Batch.State.DONE:
+                batch.resume()
+        if requeued:
+            transaction.on_commit(engine.enqueue_driver)
+    return len(requeued)
+
+
+def pause_batch(batch, actor):
+    return batch.pause(f"Paused by {actor} at {timezone.now():%Y-%m-%d %H:%M}.")
+
+
+def resume_batch(batch, actor):
+    """Paused -> running; the driver picks its queued orders up again."""
+    if batch.state != Batch.State.PAUSED:
+        return False
+    resumed = batch.resume()
+    if resumed:
+        transaction.on_commit(engine.enqueue_driver)
+    return resumed
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    batch_cancelled: bool
+    orders_cancelled: int
+    already_sent: int  # sent or being sent: these cannot be called back
+
+
+def cancel_batch(batch, actor):
+    """Cancel the batch and its queued orders; says how many orders had already gone out."""
+    with transaction.atomic():
+        note = f"Cancelled by {actor} at {timezone.now():%Y-%m-%d %H:%M}."
+        if not batch.cancel(note):
+            return Cancelled(False, 0, 0)
+        queued = batch.orders.filter(status=Order.Status.QUEUED)
+        cancelled = sum(order.cancel(actor=actor) for order in queued)
+        sent = batch.orders.filter(status__in=SENT_OR_SENDING).count()
+    return Cancelled(True, cancelled, sent)
+
+
+SENT_OR_SENDING = [*Order.SENT_STATUSES, Order.Status.SUBMITTING, Order.Status.UNKNOWN]
+
+
+def sync_statuses_now(orders=None):
+    """Make placed, unfinished orders due for polling now and poll them in a task."""
+    awaiting = (orders if orders is not None else Order.objects.all()).awaiting_result()
+    count = awaiting.filter(remote_id__isnull=False).update(next_poll_at=timezone.now())
+    if count:
+        transaction.on_commit(_enqueue_sync)
+    return count
+
+
+def _enqueue_sync():
+    from django_q.tasks import async_task
+
+    async_task("submissions.tasks.sync_statuses", q_options={"save": False})
+
+
+def poll_due_now():
+    from .provider import GsmFusionClient
+
+    with GsmFusionClient.from_settings() as client:
+        return polling.poll_due(client)

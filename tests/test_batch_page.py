@@ -1,0 +1,255 @@
+"""The batch page and its progress.json: exact numbers from a few aggregate queries."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Batch, Order, OrderEvent
+from orders.stats import percent, percentile
+from submissions.models import Dispatcher
+from tests.fixtures.factories import make_batch, make_service
+
+S = Order.Status
+
+
+def set_status(batch, status, count, **fields):
+    """Move `count` still-queued orders of the batch to `status` (test set-up only)."""
+    ids = list(batch.orders.filter(status=S.QUEUED).values_list("pk", flat=True)[:count])
+    Order.objects.filter(pk__in=ids).update(status=status, **fields)
+    return ids
+
+
+def add_call_events(order_ids, latencies_ms, at=None):
+    at = at or timezone.now()
+    OrderEvent.objects.bulk_create(
+        OrderEvent(order_id=pk, from_status=S.SUBMITTING, to_status=S.PENDING, latency_ms=ms, at=at)
+        for pk, ms in zip(order_ids, latencies_ms, strict=True)
+    )
+
+
+def progress_url(batch):
+    return f"/admin/orders/batch/{batch.pk}/progress.json"
+
+
+def page_url(batch):
+    return f"/admin/orders/batch/{batch.pk}/change/"
+
+
+@pytest.fixture
+def busy_batch(db):
+    """100 orders: 60 completed, 10 rejected, 10 pending, 5 submitting, 15 queued."""
+    batch = make_batch(orders=100)
+    now = timezone.now()
+    done = set_status(batch, S.COMPLETED, 60, submitted_at=now, finished_at=now, cost="0.08")
+    set_status(batch, S.REJECTED, 10, finished_at=now, cost="0.08", last_error="Rejected: X")
+    pending = set_status(batch, S.PENDING, 10, submitted_at=now, cost="0.08")
+    set_status(batch, S.SUBMITTING, 5)
+    add_call_events(done + pending, [100 * (i + 1) for i in range(70)])
+    return batch
+
+
+def test_progress_json_gives_exact_counts(staff_client, busy_batch):
+    data = staff_client.get(progress_url(busy_batch)).json()
+
+    assert data["counts"] == {
+        "queued": 15,
+        "submitting": 5,
+        "pending": 10,
+        "in_process": 0,
+        "completed": 60,
+        "rejected": 10,
+        "duplicate": 0,
+        "failed": 0,
+        "unknown": 0,
+        "cancelled": 0,
+    }
+    assert (data["total"], data["sent"], data["final"], data["open"]) == (100, 80, 70, 30)
+    assert (data["sent_percent"], data["final_percent"]) == (80.0, 70.0)
+
+
+def test_progress_json_gives_pace_latency_eta_and_cost(staff_client, busy_batch):
+    data = staff_client.get(progress_url(busy_batch)).json()
+
+    assert data["throughput_per_minute"] == 14.0  # 70 placed in the last 5 minutes
+    assert data["results_per_minute"] == 14.0
+    assert (data["latency_p50_ms"], data["latency_p95_ms"], data["latency_calls"]) == (
+        3500,
+        6700,
+        70,
+    )
+    assert data["eta_send_seconds"] == round(20 / 14 * 60)
+    assert data["eta_results_seconds"] == round(30 / 14 * 60)
+    assert (data["cost_so_far"], data["cost_expected"]) == ("6.40", "8.00")
+    assert data["concurrency"] == 30
+    assert data["rate_limit_per_minute"] is None
+    assert data["display"]["eta_send"] == "2 min"
+
+
+def test_it_never_shows_100_percent_while_one_order_is_open(staff_client, db):
+    batch = make_batch(orders=2000)
+    set_status(batch, S.COMPLETED, 1999)
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert (data["final"], data["final_percent"], data["open"]) == (1999, 99.9, 1)
+    assert data["display"]["final_percent"] == "99.9 %"
+    assert data["sent_percent"] == 99.9
+
+
+def test_percent_is_floored_and_reaches_100_only_when_complete():
+    assert percent(19_999, 20_000) == 99.9
+    assert percent(20_000, 20_000) == 100.0
+    assert percent(1, 3) == 33.3
+    assert percent(0, 0) == 0.0
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))
+    assert (percentile(values, 50), percentile(values, 95)) == (50, 95)
+    assert percentile([7], 95) == 7
+    assert percentile([], 50) is None
+
+
+def test_latency_comes_from_the_last_1000_calls_only(staff_client, db):
+    batch = make_batch(orders=1200)
+    ids = list(batch.orders.values_list("pk", flat=True))
+    old = timezone.now() - timedelta(hours=1)
+    add_call_events(ids[:200], [90_000] * 200, at=old)  # older calls, slow: out of the sample
+    add_call_events(ids[200:], [1000] * 1000)
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert (data["latency_p95_ms"], data["latency_calls"]) == (1000, 1000)
+
+
+def test_eta_falls_back_to_latency_and_concurrency_before_throughput(staff_client, db):
+    batch = make_batch(orders=600)
+    ids = set_status(batch, S.PENDING, 0)
+    add_call_events(list(batch.orders.values_list("pk", flat=True)[:10]), [15_000] * 10)
+    Dispatcher.objects.create(pk=1, effective_concurrency=10, effective_rate_per_minute=120)
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert ids == []
+    assert data["throughput_per_minute"] == 0
+    assert data["eta_send_seconds"] == 600 * 15 // 10  # queued x mean latency / concurrency
+    assert data["eta_results_seconds"] is None
+    assert (data["concurrency"], data["rate_limit_per_minute"]) == (10, 120)
+    assert data["display"]["rate_limit"] == "120 / min"
+
+
+def test_progress_json_costs_a_handful_of_queries(staff_client, db, django_assert_max_num_queries):
+    batch = make_batch(orders=3000)
+    set_status(batch, S.COMPLETED, 1000, last_error="")
+    set_status(batch, S.FAILED, 500, last_error="Invalid API Key!")
+
+    with django_assert_max_num_queries(8):
+        response = staff_client.get(progress_url(batch))
+
+    assert response.json()["counts"]["failed"] == 500
+
+
+def test_batch_page_costs_a_handful_of_queries(
+    staff_client, busy_batch, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(16):
+        response = staff_client.get(page_url(busy_batch))
+
+    assert response.status_code == 200
+
+
+def test_batch_page_shows_numbers_bars_and_links(staff_client, busy_batch):
+    html = staff_client.get(page_url(busy_batch)).content.decode()
+
+    assert 'data-progress="count_completed">60<' in html
+    assert 'data-progress="count_queued">15<' in html
+    assert 'data-bar="sent"' in html and 'style="width: 80.0%"' in html
+    assert 'style="width: 70.0%"' in html
+    assert f'href="/admin/orders/batch/{busy_batch.pk}/export/"' in html
+    assert f'data-url="/admin/orders/batch/{busy_batch.pk}/progress.json"' in html
+    assert "orders/batch_progress.js" in html
+    assert "<svg class='status-chart'" in html and html.count("<polygon") == 5
+
+
+def test_batch_page_shows_the_state_and_note_of_a_paused_batch(staff_client, db):
+    batch = make_batch(orders=3)
+    batch.pause("Invalid API Key!")
+
+    data = staff_client.get(progress_url(batch)).json()
+    html = staff_client.get(page_url(batch)).content.decode()
+
+    assert (data["state"], data["note"], data["eta_send_seconds"]) == (
+        "paused",
+        "Invalid API Key!",
+        None,
+    )
+    assert 'data-progress="state">Paused<' in html
+    assert 'data-progress="note">Invalid API Key!<' in html
+
+
+def test_errors_are_grouped_and_link_to_their_orders(staff_client, db):
+    batch = make_batch(orders=6)
+    other = make_batch(orders=2)
+    set_status(batch, S.FAILED, 3, last_error="Invalid API Key!")
+    set_status(batch, S.UNKNOWN, 1, last_error="Timed out after 90 s")
+    set_status(other, S.FAILED, 2, last_error="Invalid API Key!")
+
+    errors = staff_client.get(progress_url(batch)).json()["errors"]
+
+    assert [(e["error"], e["count"]) for e in errors] == [
+        ("Invalid API Key!", 3),
+        ("Timed out after 90 s", 1),
+    ]
+    assert errors[0]["url"] == (
+        f"/admin/orders/order/?batch__id__exact={batch.pk}&last_error=Invalid+API+Key%21"
+    )
+    listing = staff_client.get(errors[0]["url"])
+    assert listing.status_code == 200
+    assert listing.context["cl"].result_count == 3
+
+
+def test_status_chart_ends_at_the_current_counts(db):
+    from orders.charts import GROUPS, bucket_edges, series
+
+    now = timezone.now().replace(second=30)
+    start = now - timedelta(minutes=3)
+    rows = [(now.replace(second=0) - timedelta(minutes=1), S.QUEUED, S.SUBMITTING, 4)]
+    counts = dict.fromkeys(S.values, 0) | {"submitting": 4, "queued": 6}
+
+    points = series(counts, rows, bucket_edges(start, now))
+
+    assert {key for key, *_ in GROUPS} == set(points[0])
+    assert (points[0]["queued"], points[0]["sending"]) == (10, 0)
+    assert (points[-1]["queued"], points[-1]["sending"]) == (6, 4)
+
+
+def test_progress_json_is_for_staff_only(client, db, busy_batch):
+    response = client.get(progress_url(busy_batch))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_progress_json_of_a_missing_batch_is_404(staff_client, db):
+    assert staff_client.get("/admin/orders/batch/999999/progress.json").status_code == 404
+
+
+def test_provider_text_is_escaped_on_the_batch_page(staff_client, db):
+    batch = make_batch(orders=2, note="<script>alert('note')</script>")
+    set_status(batch, S.FAILED, 1, last_error="<script>alert('x')</script>")
+
+    html = staff_client.get(page_url(batch)).content.decode()
+
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in html
+
+
+def test_expected_cost_uses_the_service_price(staff_client, db):
+    service = make_service(id=5000, title="AT&T unlock", price=Decimal("25.50"))
+    batch = make_batch(service=service, orders=4, state=Batch.State.QUEUED)
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert (data["cost_so_far"], data["cost_expected"]) == ("0.00", "102.00")

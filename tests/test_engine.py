@@ -1,0 +1,298 @@
+"""The driver with an in-process fake client: outcomes, limits, leases and the crash sweep."""
+
+import threading
+import time
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from orders.models import Batch, Order
+from submissions import claims, engine, lease
+from submissions.limits import AdaptiveConcurrency, TokenBucket
+from submissions.models import Dispatcher
+from submissions.provider import PlacedOrder, ProviderError, RemoteOrder
+from tests.fixtures.factories import make_batch, make_order
+
+COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"
+
+
+class ScriptedClient:
+    """A stand-in for GsmFusionClient: answers from a per-IMEI script, counts every call."""
+
+    def __init__(self, script=None, delay=0.0, remote_status="Pending", code=""):
+        self.script = defaultdict(list, script or {})
+        self.delay, self.remote_status, self.code = delay, remote_status, code
+        self.calls = Counter()
+        self.status_calls = []
+        self.inflight = self.peak = 0
+        self.lock = threading.Lock()
+        self.next_id = 15562209
+
+    def place_order(self, imei, service_id):
+        with self.lock:
+            self.calls[imei] += 1
+            self.inflight += 1
+            self.peak = max(self.peak, self.inflight)
+            answer = self.script[imei].pop(0) if self.script[imei] else None
+            self.next_id += 1
+            remote_id = self.next_id
+        try:
+            time.sleep(self.delay)
+            if isinstance(answer, BaseException):
+                raise answer
+            return PlacedOrder(remote_id, imei, "Pending", f"<result><id>{remote_id}</id></result>")
+        finally:
+            with self.lock:
+                self.inflight -= 1
+
+    def order_statuses(self, remote_ids):
+        self.status_calls.append(list(remote_ids))
+        status, code = self.remote_status, self.code
+        return [
+            RemoteOrder(i, "", status, code, "pkg", "", f"<imeis>{i}</imeis>") for i in remote_ids
+        ]
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Successor drivers the engine would start (no broker in unit tests)."""
+    calls = []
+    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
+    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
+    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
+    return calls
+
+
+def run(client, seconds=1.0):
+    return engine.drive(deadline_seconds=seconds, client_factory=lambda: client)
+
+
+def error(kind, message, status_code=None):
+    return ProviderError(kind, message, raw=f"<error>{message}</error>", status_code=status_code)
+
+
+@pytest.fixture
+def order(db):
+    return make_order(batch=make_batch(state=Batch.State.QUEUED))
+
+
+def test_it_places_queued_orders_and_starts_then_finishes_the_batch(db, enqueued, settings):
+    settings.STATUS_POLL_SECONDS = 0.1
+    batch = make_batch(orders=3, state=Batch.State.QUEUED)
+    client = ScriptedClient(remote_status="Completed", code=COMPLETED_CODE)
+
+    summary = run(client)
+
+    assert summary["placed"] == 3
+    assert set(Order.objects.values_list("status", flat=True)) == {Order.Status.COMPLETED}
+    assert Order.objects.filter(remote_id__isnull=True).count() == 0
+    assert Order.objects.filter(carrier="T-Mobile", cost="0.08").count() == 3
+    batch.refresh_from_db()
+    assert (batch.state, batch.started_at is not None) == (Batch.State.DONE, True)
+    assert client.calls == Counter({o.imei: 1 for o in batch.orders.all()})
+    assert enqueued == []
+
+
+def test_a_transient_error_requeues_the_order_with_backoff(order, enqueued):
+    client = ScriptedClient({order.imei: [error("transient", "HTTP 502: try again later")]})
+
+    run(client, seconds=0.5)
+
+    order.refresh_from_db()
+    assert (order.status, order.attempts) == (Order.Status.QUEUED, 1)
+    assert order.last_error == "HTTP 502: try again later"
+    wait = (order.next_attempt_at - timezone.now()).total_seconds()
+    assert 0.5 < wait <= 3  # 2**1 s plus up to 1 s of jitter, minus the time the run took
+    assert enqueued == ["drive"]  # the retry is still due: a successor keeps the chain
+
+
+def test_a_transient_error_on_the_last_attempt_fails_the_order(order, enqueued, settings):
+    settings.SUBMIT_MAX_ATTEMPTS = 2
+    Order.objects.filter(pk=order.pk).update(attempts=1)
+    client = ScriptedClient({order.imei: [error("transient", "HTTP 503: try again later")]})
+
+    run(client, seconds=0.5)
+
+    order.refresh_from_db()
+    assert (order.status, order.attempts) == (Order.Status.FAILED, 2)
+    assert order.last_error == "Gave up after 2 attempts: HTTP 503: try again later"
+    assert enqueued == []
+
+
+def test_an_unknown_outcome_is_never_sent_again(order, enqueued):
+    client = ScriptedClient({order.imei: [error("unknown_outcome", "No answer in time")]})
+
+    run(client, seconds=0.3)
+    run(client, seconds=0.3)
+
+    order.refresh_from_db()
+    assert (order.status, order.last_error) == (Order.Status.UNKNOWN, "No answer in time")
+    assert client.calls[order.imei] == 1
+
+
+def test_an_unexpected_exception_makes_the_order_unknown(order, enqueued):
+    client = ScriptedClient({order.imei: [RuntimeError("boom")]})
+
+    run(client, seconds=0.3)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.UNKNOWN
+    assert order.last_error == (
+        "Unexpected error during the call; it may have been placed: RuntimeError('boom')"
+    )
+
+
+def test_a_duplicate_answer_marks_a_first_send_duplicate_and_uncharged(order, enqueued):
+    client = ScriptedClient({order.imei: [error("duplicate", "IMEI already exists!")]})
+
+    run(client, seconds=0.3)
+
+    order.refresh_from_db()
+    assert (order.status, order.cost, order.placed_id_unknown) == (
+        Order.Status.DUPLICATE,
+        0,
+        False,
+    )
+
+
+def test_a_permanent_error_fails_the_order_with_the_provider_text(order, enqueued):
+    client = ScriptedClient({order.imei: [error("permanent", "Insufficient balance!")]})
+
+    run(client, seconds=0.3)
+
+    order.refresh_from_db()
+    assert (order.status, order.last_error) == (Order.Status.FAILED, "Insufficient balance!")
+
+
+def test_refused_credentials_pause_live_batches_and_release_the_order(order, enqueued):
+    other = make_batch(orders=2, state=Batch.State.RUNNING)
+    client = ScriptedClient(
+        {o.imei: [error("auth", "Invalid API Key!")] for o in Order.objects.all()}
+    )
+
+    run(client, seconds=0.5)
+
+    assert set(Batch.objects.values_list("state", flat=True)) == {Batch.State.PAUSED}
+    other.refresh_from_db()
+    assert other.note == (
+        "Provider rejected our credentials: Invalid API Key! — fix GSM_FUSION_* and resume."
+    )
+    order.refresh_from_db()
+    assert (order.status, order.attempts) == (Order.Status.QUEUED, 0)
+    assert order.last_error == "Not sent: Invalid API Key!"
+    assert Dispatcher.get().last_error == "auth: Invalid API Key!"
+    assert enqueued == []  # paused batches leave no work
+
+
+def test_a_429_halves_the_in_flight_limit_and_stores_it(db, enqueued, settings):
+    settings.SUBMIT_CONCURRENCY = 8
+    batch = make_batch(orders=8)
+    throttled = error("transient", "HTTP 429: try again later", status_code=429)
+    client = ScriptedClient({o.imei: [throttled] for o in batch.orders.all()}, delay=0.05)
+
+    run(client, seconds=0.5)
+
+    dispatcher = Dispatcher.get()
+    assert dispatcher.effective_concurrency == 4  # halved once: the other 429s were in flight
+    assert dispatcher.last_throttled_at is not None
+    assert batch.orders.filter(status=Order.Status.QUEUED, attempts=1).count() == 8
+
+
+def test_the_in_flight_cap_is_never_exceeded(db, enqueued, settings):
+    settings.SUBMIT_CONCURRENCY = 5
+    make_batch(orders=40)
+    client = ScriptedClient(delay=0.03)
+
+    summary = run(client, seconds=3)
+
+    assert (summary["placed"], client.peak) == (40, 5)
+
+
+def test_orders_in_flight_elsewhere_count_against_the_cap(db, enqueued):
+    batch = make_batch(orders=5)
+    lease_time = timedelta(minutes=1)
+    Order.claim(list(batch.orders.values_list("id", flat=True)[:2]), lease_time)
+
+    claimed = claims.claim(limit=3, wanted=3, lease=lease_time)
+
+    assert len(claimed) == 1
+    assert Order.objects.in_flight().count() == 3
+
+
+def test_an_expired_lease_moves_a_submitting_order_to_unknown_and_it_is_not_resent(order, enqueued):
+    Order.claim([order.pk], timedelta(seconds=-1))  # claimed by a worker that was killed
+    client = ScriptedClient()
+
+    run(client, seconds=0.3)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.UNKNOWN
+    assert order.last_error == claims.SWEPT_NOTE
+    assert client.calls == Counter()
+
+
+def test_a_second_driver_exits_at_once_while_the_lease_is_live(order, enqueued):
+    assert lease.acquire() is not None
+    client = ScriptedClient()
+
+    assert run(client) is None
+    assert client.calls == Counter()
+
+
+def test_ensure_driver_sweeps_and_starts_a_driver_only_without_a_live_lease(order, enqueued):
+    assert engine.ensure_driver() == {"swept": 0, "started": True}
+    lease.acquire()
+    assert engine.ensure_driver() == {"swept": 0, "started": False}
+    assert enqueued == ["drive"]
+
+
+def test_polling_leaves_pending_orders_for_later_and_asks_100_ids_per_call(db, enqueued):
+    batch = make_batch(orders=150)
+    now = timezone.now()
+    for i, o in enumerate(batch.orders.all()):
+        Order.objects.filter(pk=o.pk).update(
+            status=Order.Status.PENDING, remote_id=1000 + i, next_poll_at=now, submitted_at=now
+        )
+    client = ScriptedClient(remote_status="Pending")
+
+    run(client, seconds=0.3)
+
+    assert sorted(len(ids) for ids in client.status_calls) == [50, 100]
+    assert not batch.orders.filter(next_poll_at__lte=timezone.now()).exists()
+
+
+def test_no_status_call_is_made_when_no_order_awaits_a_result(order, enqueued):
+    client = ScriptedClient()
+    Order.objects.update(status=Order.Status.FAILED)
+
+    run(client, seconds=0.3)
+
+    assert client.status_calls == []
+
+
+def test_the_token_bucket_grants_no_more_than_the_rate():
+    now = [0.0]
+    bucket = TokenBucket(60, clock=lambda: now[0])  # one a second, bursts of 5
+
+    assert bucket.available(10) == 5
+    bucket.take(5)
+    now[0] = 2.0
+    assert bucket.available(10) == 2
+    assert TokenBucket(0).available(10) == 10
+
+
+def test_the_adaptive_limit_creeps_back_one_slot_at_a_time(db):
+    Dispatcher.get()
+    now = [100.0]
+    limit = AdaptiveConcurrency(8, clock=lambda: now[0])
+
+    assert limit.throttled(sent_at=99.0) is True
+    assert limit.throttled(sent_at=99.5) is False  # sent before the halving
+    now[0] += AdaptiveConcurrency.CREEP_SECONDS
+    assert (limit.creep(), limit.limit) == (True, 5)
+    assert Dispatcher.get().effective_concurrency == 5

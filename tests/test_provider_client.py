@@ -1,0 +1,373 @@
+"""The client over real loopback sockets: against the fake, and against a scripted server
+for the answers the fake never gives (503, 500, a redirect, a dropped connection)."""
+
+import logging
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from submissions.fakefusion import completed_code
+from submissions.provider import GsmFusionClient, ProviderError
+from submissions.results import parse_result
+from tests.fixtures.factories import valid_imei
+from tests.fixtures.provider import provider_sample
+
+KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"
+IMEI = valid_imei(8)  # 350000000000089: completes as a locked iPhone 14 on T-Mobile
+
+
+class ScriptedServer(ThreadingHTTPServer):
+    """Answers each POST with the next (status, body) of `script`; "drop" closes silently."""
+
+    daemon_threads = True
+
+    def __init__(self, script):
+        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+        self.script, self.requests = list(script), []
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ScriptedHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        self.server.requests.append((self.path, self.headers["Content-Type"], parse_qs(body)))
+        step = self.server.script.pop(0)
+        if step == "drop":
+            self.close_connection = True
+            return
+        status, text = step
+        self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "https://example.invalid/gsmfusion_api/index.php")
+        self.send_header("Content-Length", str(len(text.encode())))
+        self.end_headers()
+        self.wfile.write(text.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def scripted():
+    """Start a ScriptedServer for a list of steps; returns (server, client)."""
+    started = []
+
+    def start(*script):
+        server = ScriptedServer(script)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        started.append(server)
+        return server, GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2)
+
+    yield start
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def error_of(call, *args):
+    with pytest.raises(ProviderError) as caught:
+        call(*args)
+    return caught.value
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def test_it_refuses_plain_http_for_a_remote_host():
+    with pytest.raises(ValueError) as caught:
+        GsmFusionClient("http://hammerfusion.com", "demo", KEY)
+
+    assert isinstance(caught.value, ImproperlyConfigured)
+    assert str(caught.value) == (
+        "GSM_FUSION_BASE_URL must use https:// for hammerfusion.com: over http the provider "
+        "redirects, the POST becomes a GET without its body, and every call answers "
+        "`Invalid User!`. Plain http is only allowed for a fake provider on loopback."
+    )
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://127.0.0.1:8765", "http://127.9.9.9", "http://localhost:8765/", "http://[::1]:8765"],
+)
+def test_it_allows_plain_http_on_loopback(base_url):
+    assert GsmFusionClient(base_url, "demo", KEY).base_url == base_url.rstrip("/")
+
+
+def test_it_accepts_a_base_url_that_already_ends_with_the_api_path():
+    client = GsmFusionClient("https://hammerfusion.com/gsmfusion_api/index.php", "demo", KEY)
+
+    assert client.base_url == "https://hammerfusion.com"
+
+
+def test_it_uses_one_pool_sized_for_the_concurrency_and_never_retries():
+    client = GsmFusionClient("https://hammerfusion.com", "demo", KEY, pool_size=120)
+    adapter = client.session.get_adapter("https://hammerfusion.com/")
+
+    assert adapter._pool_maxsize == 120
+    assert adapter.max_retries.total == 0
+    assert client.timeout == (10, 90)
+
+
+def test_it_builds_itself_from_settings(settings):
+    settings.GSM_FUSION_BASE_URL = "https://hammerfusion.com/"
+    settings.GSM_FUSION_READ_TIMEOUT = 45
+    settings.SUBMIT_CONCURRENCY = 12
+
+    client = GsmFusionClient.from_settings()
+
+    assert (client.base_url, client.username, client.timeout) == (
+        "https://hammerfusion.com",
+        "demo",
+        (10, 45),
+    )
+    assert client.session.get_adapter(client.base_url)._pool_maxsize == 12
+
+
+def test_it_keeps_the_api_key_out_of_reprs_errors_and_logs(fake_provider, settings, caplog):
+    settings.GSM_FUSION_API_KEY = "SECR-ETSE-CRET-SECR-ET00"
+    client = GsmFusionClient.from_settings()
+    caplog.set_level(logging.DEBUG)
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert error.kind == ProviderError.AUTH
+    texts = [repr(client), repr(error), str(error), error.raw, caplog.text]
+    assert not [text for text in texts if "SECR" in text]
+
+
+# -- validation before any request -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "imei", [f"{IMEI},{valid_imei(2)}", IMEI[:14], f" {IMEI}", 350000000000017, "35000000000001x"]
+)
+def test_it_refuses_anything_but_one_15_digit_imei_before_any_request(provider_client, imei):
+    with pytest.raises(ValueError, match="placeorder takes exactly one 15-digit IMEI per call"):
+        provider_client.place_order(imei, 1739)
+
+
+def test_it_refuses_more_than_100_ids_before_any_request(provider_client, fake_provider):
+    with pytest.raises(ValueError, match="^getimeis takes at most 100 ids, not 101$"):
+        provider_client.order_statuses(range(1, 102))
+
+    assert provider_client.order_statuses([]) == []
+    assert fake_provider.stats()["calls"] == {}
+
+
+# -- against the fake ------------------------------------------------------------------------
+
+
+def test_it_places_an_order_and_reads_its_completed_result(provider_client, fake_provider):
+    placed = provider_client.place_order(IMEI, 1739)
+    (pending,) = provider_client.order_statuses([placed.remote_id])
+    time.sleep(0.35)  # the fixture's fake completes orders after 0.3 s
+    (completed,) = provider_client.order_statuses([placed.remote_id, 99999999])
+
+    assert (placed.remote_id, placed.imei, placed.status) == (15562209, IMEI, "Pending")
+    assert (pending.status, pending.code) == ("Pending", "")
+    assert (completed.remote_id, completed.status) == (15562209, "Completed")
+    assert completed.code == completed_code(IMEI)
+    parsed = parse_result(completed.code)
+    assert (parsed["model_name"], parsed["carrier"], parsed["simlock"], parsed["fmi"]) == (
+        "iPhone 14 Pro Max Deep Purple 256GB",
+        "T-Mobile",
+        "Locked",
+        "ON",
+    )
+    assert fake_provider.stats()["charged"] == "0.08"
+
+
+def test_it_raises_duplicate_on_a_second_placeorder(provider_client, fake_provider):
+    provider_client.place_order(IMEI, 1739)
+
+    error = error_of(provider_client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.message, error.retry_safe) == (
+        ProviderError.DUPLICATE,
+        "IMEI already exists!",
+        False,
+    )
+    assert fake_provider.stats()["orders_created"] == 1
+
+
+def test_it_lists_the_catalogue(provider_client):
+    services = {s.id: s for s in provider_client.list_services()}
+
+    assert str(services[1739].price) == "0.08"
+    assert services[1739].delivery_time == "Instant-5 Minutes"
+
+
+@pytest.mark.parametrize(
+    ("user", "key", "message"),
+    [("demo", "WRON-GKEY-WRON-GKEY-0000", "Invalid API Key!"), ("nobody", KEY, "Invalid User!")],
+)
+def test_it_raises_auth_for_bad_credentials(fake_provider, user, key, message):
+    client = GsmFusionClient(fake_provider.base_url, user, key)
+
+    error = error_of(client.list_services)
+
+    assert (error.kind, error.message) == (ProviderError.AUTH, message)
+
+
+def test_it_classifies_a_read_timeout_as_unknown_outcome(make_fake_provider):
+    fake = make_fake_provider(timeout_rate=1)
+    client = GsmFusionClient(fake.base_url, "demo", KEY, read_timeout=0.2)
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert error.kind == ProviderError.UNKNOWN_OUTCOME
+    assert error.message.startswith("No answer in time: ")
+    assert not error.retry_safe
+    assert fake.stats()["orders_created"] == 1
+
+
+def test_it_classifies_http_502_as_transient(make_fake_provider):
+    fake = make_fake_provider(fail_rate=1)
+    client = GsmFusionClient(fake.base_url, "demo", KEY)
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.status_code, error.message) == (
+        ProviderError.TRANSIENT,
+        502,
+        "HTTP 502: try again later",
+    )
+    assert error.retry_safe
+    assert fake.stats()["calls"] == {"placeorder": 1}  # not retried by the client
+
+
+def test_it_classifies_http_429_as_transient(make_fake_provider):
+    fake = make_fake_provider(max_inflight=0)
+    client = GsmFusionClient(fake.base_url, "demo", KEY)
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.status_code) == (ProviderError.TRANSIENT, 429)
+    assert fake.stats()["orders_created"] == 0
+
+
+def test_it_classifies_a_refused_connection_as_transient():
+    with socket.socket() as sock:  # a port nobody listens on once this socket closes
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = GsmFusionClient(f"http://127.0.0.1:{port}", "demo", KEY)
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert error.kind == ProviderError.TRANSIENT
+    assert error.message.startswith("Could not connect: ")
+    assert "Connection refused" in error.message
+
+
+# -- against a scripted server ---------------------------------------------------------------
+
+
+def test_it_posts_form_encoded_credentials_and_parameters(scripted):
+    server, client = scripted((200, provider_sample("placeorder_success")))
+
+    client.place_order("355473496054560", 1739)
+
+    assert server.requests == [
+        (
+            "/gsmfusion_api/index.php",
+            "application/x-www-form-urlencoded",
+            {
+                "apiKey": [KEY],
+                "userId": ["demo"],
+                "action": ["placeorder"],
+                "imei": ["355473496054560"],
+                "networkId": ["1739"],
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_it_classifies_gateway_errors_as_transient(scripted, status):
+    _, client = scripted((status, "<html>busy</html>"))
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.status_code, error.raw) == (
+        ProviderError.TRANSIENT,
+        status,
+        "<html>busy</html>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (500, "HTTP 500"),
+        (404, "HTTP 404"),
+        (301, "HTTP 301 redirect: the base URL is wrong (http instead of https?)"),
+    ],
+)
+def test_it_classifies_other_http_statuses_as_permanent(scripted, status, message):
+    server, client = scripted((status, ""))
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.status_code, error.message) == (
+        ProviderError.PERMANENT,
+        status,
+        message,
+    )
+    assert len(server.requests) == 1  # the redirect was not followed
+
+
+def test_it_classifies_a_dropped_connection_as_unknown_outcome_and_does_not_resend(scripted):
+    server, client = scripted("drop", (200, provider_sample("placeorder_success")))
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert error.kind == ProviderError.UNKNOWN_OUTCOME
+    assert error.message.startswith("Connection lost during the call: ")
+    assert len(server.requests) == 1
+
+
+def test_it_classifies_an_unreadable_placeorder_answer_as_unknown_outcome(scripted):
+    _, client = scripted((200, "<html>Fatal error</html"))
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert error.kind == ProviderError.UNKNOWN_OUTCOME
+    assert error.message.startswith("Unreadable placeorder answer (not XML")
+    assert error.raw == "<html>Fatal error</html"
+
+
+def test_it_classifies_an_unreadable_status_answer_as_permanent(scripted):
+    _, client = scripted((200, provider_sample("placeorder_truncated")))
+
+    error = error_of(client.order_statuses, [15562213])
+
+    assert error.kind == ProviderError.PERMANENT
+    assert error.message.startswith("Unreadable getimeis answer: not XML")
+
+
+def test_it_raises_a_root_error_of_getimeis(scripted):
+    _, client = scripted((200, provider_sample("error_other")))
+
+    error = error_of(client.order_statuses, [15562213])
+
+    assert (error.kind, error.message) == (
+        ProviderError.PERMANENT,
+        "Not enough credits, please recharge!",
+    )
+
+
+def test_it_returns_only_the_orders_asked_for(scripted):
+    server, client = scripted((200, provider_sample("getimeis_many")))
+
+    orders = client.order_statuses([15562211, 15562209, 404])
+
+    assert [o.remote_id for o in orders] == [15562209, 15562211]
+    assert server.requests[0][2]["orderIds"] == ["15562211,15562209,404"]
