@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
+from .actions import BatchActionsMixin, OrderActionsMixin
 from .display import TimelineInline, must_read_short, must_read_text
 from .exports import BatchExportMixin, OrderExportMixin
 from .filters import ORDER_FILTERS
@@ -20,7 +21,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(BatchPageMixin, BatchExportMixin, admin.ModelAdmin):
+class BatchAdmin(BatchActionsMixin, BatchPageMixin, BatchExportMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "source_name",
@@ -64,7 +65,9 @@ class BatchAdmin(BatchPageMixin, BatchExportMixin, admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(MultiImeiSearchMixin, OrderImportMixin, OrderExportMixin, admin.ModelAdmin):
+class OrderAdmin(
+    OrderActionsMixin, MultiImeiSearchMixin, OrderImportMixin, OrderExportMixin, admin.ModelAdmin
+):
     list_display = [
         "imei",
         "status",

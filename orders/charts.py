@@ -6,10 +6,10 @@ created without events (tests, imports of old data).
 """
 
 import math
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count
-from django.db.models.functions import TruncMinute
+from django.db.models import CharField, Count
+from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -35,14 +35,24 @@ WIDTH, HEIGHT = 640, 160
 
 
 def transitions_per_minute(batch):
-    """[(minute, from_status, to_status, n)]: one GROUP BY over the batch's events."""
-    return list(
+    """[(minute, from_status, to_status, n)]: one GROUP BY over the batch's events.
+
+    The minute is the first 16 characters of the timestamp as text ("2025-11-14 11:46", in
+    the connection's UTC): TruncMinute costs a Python call per row on SQLite, 4x slower.
+    """
+    minute = Substr(Cast("at", output_field=CharField()), 1, 16)
+    rows = (
         OrderEvent.objects.filter(order__batch=batch)
-        .annotate(minute=TruncMinute("at"))
+        .annotate(minute=minute)
         .order_by()
         .values_list("minute", "from_status", "to_status")
         .annotate(n=Count("id"))
     )
+    return [(parse_minute(m), old, new, n) for m, old, new, n in rows]
+
+
+def parse_minute(text):
+    return datetime.strptime(text.replace("T", " "), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
 def bucket_edges(start, end):
@@ -50,7 +60,8 @@ def bucket_edges(start, end):
     minutes = max(math.ceil((end - start).total_seconds() / 60), 1)
     step = max(math.ceil(minutes / MAX_POINTS), 1)
     count = minutes // step + 1
-    return [start + timedelta(minutes=i * step) for i in range(count)] + [end]
+    edges = [start + timedelta(minutes=i * step) for i in range(count)]
+    return [edge for edge in edges if edge < end] + [end]
 
 
 def series(counts, rows, edges):

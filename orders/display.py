@@ -4,6 +4,9 @@ Everything the provider sent (raw answers, result codes, MustRead HTML) is shown
 escaped by format_html, or reduced to plain text by strip_tags and then escaped.
 """
 
+import html
+import re
+
 from django.contrib import admin
 from django.utils.html import format_html, strip_tags
 from django.utils.text import Truncator
@@ -11,17 +14,28 @@ from django.utils.text import Truncator
 from .models import OrderEvent
 
 SHORT_NOTE_CHARS = 120
+INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+LINE_BREAKS = re.compile(r"<br\s*/?>|</p\s*>|</li\s*>", re.IGNORECASE)
+
+
+def html_to_text(markup):
+    """Plain text of provider HTML: scripts and styles dropped, tags stripped, breaks kept.
+
+    The result is text, to be escaped on output like any other (format_html does).
+    """
+    text = LINE_BREAKS.sub("\n", INVISIBLE.sub("", markup))
+    return html.unescape(strip_tags(text)).strip()
 
 
 @admin.display(description="notes")
 def must_read_text(service):
-    """The provider's MustRead HTML as plain, escaped text (tags stripped, never rendered)."""
-    return format_html("<div class='must-read'>{}</div>", strip_tags(service.must_read))
+    """The provider's MustRead HTML as plain, escaped text (never rendered as HTML)."""
+    return format_html("<div class='must-read'>{}</div>", html_to_text(service.must_read))
 
 
 @admin.display(description="notes")
 def must_read_short(service):
-    return Truncator(strip_tags(service.must_read)).chars(SHORT_NOTE_CHARS)
+    return Truncator(html_to_text(service.must_read)).chars(SHORT_NOTE_CHARS)
 
 
 class TimelineInline(admin.TabularInline):

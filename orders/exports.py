@@ -19,9 +19,9 @@ from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html, strip_tags
+from django.utils.html import strip_tags
 
 from .models import Order
 
@@ -143,7 +143,7 @@ class OrderExportMixin:
 
 
 class BatchExportMixin:
-    """/admin/orders/batch/<id>/export/ and a link to it on the batch page."""
+    """/admin/orders/batch/<id>/export/ (the batch page links to it: orders/views.py)."""
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.advanced_export_view)
@@ -158,14 +158,3 @@ class BatchExportMixin:
             raise Http404("No such batch.")
         orders = batch.orders.order_by("id")
         return advanced_export_response(orders, f"batch-{batch.pk}-advanced-export.csv")
-
-    def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
-        if obj is not None and request.user.has_perm(EXPORT_PERMISSION):
-            fields.append("advanced_export")
-        return fields
-
-    @admin.display(description="export")
-    def advanced_export(self, batch):
-        url = reverse("admin:orders_batch_export", args=[batch.pk])
-        return format_html('<a class="button" href="{}">Download (Advanced Export CSV)</a>', url)

@@ -90,8 +90,14 @@ def dispatcher_limits():
     return concurrency, rate, dispatcher
 
 
-def recent_activity(orders, now):
-    since = now - WINDOW
+def activity_window(batch, now):
+    """The last 5 minutes, or less for a batch younger than that (at least one minute)."""
+    age = now - (batch.started_at or batch.created_at)
+    return min(max(age, timedelta(minutes=1)), WINDOW)
+
+
+def recent_activity(orders, now, window=WINDOW):
+    since = now - window
     return orders.order_by().aggregate(
         cost=Sum("cost"),
         sent_recently=Count("id", filter=Q(submitted_at__gte=since)),
@@ -104,8 +110,8 @@ def money(amount):
     return str(Decimal(amount or 0).quantize(CENT))
 
 
-def per_minute(count):
-    return round(count / (WINDOW.total_seconds() / 60), 1)
+def per_minute(count, window=WINDOW):
+    return round(count / (window.total_seconds() / 60), 1)
 
 
 def eta_seconds(remaining, rate_per_minute, fallback=None):
@@ -166,11 +172,12 @@ def batch_progress(batch, now=None):
     """Everything the batch page shows, as plain JSON-ready values (a handful of queries)."""
     now = now or timezone.now()
     numbers = batch_counts(batch)
-    activity = recent_activity(batch.orders.all(), now)
+    window = activity_window(batch, now)
+    activity = recent_activity(batch.orders.all(), now, window)
     latency = latency_summary(call_events().filter(order__batch=batch))
     concurrency, rate, _ = dispatcher_limits()
-    throughput = per_minute(activity["sent_recently"])
-    results_rate = per_minute(activity["finished_recently"])
+    throughput = per_minute(activity["sent_recently"], window)
+    results_rate = per_minute(activity["finished_recently"], window)
     paused = batch.state != Batch.State.RUNNING and numbers["open"]
     fallback = send_fallback_eta(numbers["unsent"], latency, concurrency)
     return {

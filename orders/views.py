@@ -5,13 +5,16 @@ numbers once; orders/static/orders/batch_progress.js then asks `<id>/progress.js
 seconds and updates them in place (no reload).
 """
 
-from django.http import Http404, JsonResponse
+from datetime import datetime
+
+from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.formats import number_format
 
 from .charts import status_chart
 from .models import Batch, Order
-from .stats import batch_progress
+from .stats import batch_counts, batch_progress
 
 POLL_SECONDS = 3
 
@@ -60,6 +63,9 @@ def progress_display(progress):
         cost_expected=f"${progress['cost_expected']}",
         state=progress["state_label"],
         note=progress["note"],
+        updated_at=timezone.localtime(datetime.fromisoformat(progress["updated_at"])).strftime(
+            "%H:%M:%S"
+        ),
     )
     return display
 
@@ -76,6 +82,7 @@ def batch_links(batch):
     return {
         "export": reverse("admin:orders_batch_changelist") + f"{batch.pk}/export/",
         "progress": reverse("admin:orders_batch_progress", args=[batch.pk]),
+        "chart": reverse("admin:orders_batch_chart", args=[batch.pk]),
         "orders": base,
         "failed": f"{base}&status__exact={Order.Status.FAILED}",
         "unknown": f"{base}&status__exact={Order.Status.UNKNOWN}",
@@ -117,14 +124,26 @@ class BatchPageMixin:
 
     def get_urls(self):
         progress = self.admin_site.admin_view(self.progress_view)
-        urls = [path("<int:object_id>/progress.json", progress, name="orders_batch_progress")]
+        chart = self.admin_site.admin_view(self.chart_view)
+        urls = [
+            path("<int:object_id>/progress.json", progress, name="orders_batch_progress"),
+            path("<int:object_id>/chart/", chart, name="orders_batch_chart"),
+        ]
         return urls + super().get_urls()
 
-    def progress_view(self, request, object_id):
+    def viewable_batch(self, request, object_id):
         batch = Batch.objects.select_related("service").filter(pk=object_id).first()
         if batch is None or not self.has_view_permission(request, batch):
             raise Http404("No such batch.")
-        return JsonResponse(progress_payload(batch))
+        return batch
+
+    def progress_view(self, request, object_id):
+        return JsonResponse(progress_payload(self.viewable_batch(request, object_id)))
+
+    def chart_view(self, request, object_id):
+        """The status chart alone (an HTML fragment), redrawn by the page every few polls."""
+        batch = self.viewable_batch(request, object_id)
+        return HttpResponse(status_chart(batch, batch_counts(batch)["counts"]))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

@@ -126,7 +126,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     if DATABASES["default"]["NAME"] == str(SQLITE_PATH):
         SQLITE_PATH.parent.mkdir(exist_ok=True)
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "db" / "test.sqlite3")}
+    # A file, not memory: the test suite's qcluster subprocesses open the same database.
+    test_path = env_str("SQLITE_TEST_PATH", str(BASE_DIR / "db" / "test.sqlite3"))
+    DATABASES["default"]["TEST"] = {"NAME": test_path}
     (BASE_DIR / "db").mkdir(exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.provider",
     "tests.fixtures.cluster",
+    "tests.fixtures.browser",
 ]
 
 _real_connect = socket.socket.connect
@@ -34,6 +35,11 @@ def _guarded_connect(self, address):
     if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
         raise OSError(f"Tests must not reach the network: connect to {address!r} refused")
     return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

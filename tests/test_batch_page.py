@@ -40,8 +40,8 @@ def page_url(batch):
 @pytest.fixture
 def busy_batch(db):
     """100 orders: 60 completed, 10 rejected, 10 pending, 5 submitting, 15 queued."""
-    batch = make_batch(orders=100)
     now = timezone.now()
+    batch = make_batch(orders=100, created_at=now - timedelta(minutes=10))
     done = set_status(batch, S.COMPLETED, 60, submitted_at=now, finished_at=now, cost="0.08")
     set_status(batch, S.REJECTED, 10, finished_at=now, cost="0.08", last_error="Rejected: X")
     pending = set_status(batch, S.PENDING, 10, submitted_at=now, cost="0.08")
@@ -84,7 +84,17 @@ def test_progress_json_gives_pace_latency_eta_and_cost(staff_client, busy_batch)
     assert (data["cost_so_far"], data["cost_expected"]) == ("6.40", "8.00")
     assert data["concurrency"] == 30
     assert data["rate_limit_per_minute"] is None
-    assert data["display"]["eta_send"] == "2 min"
+    assert data["display"]["eta_send"] == "1 min"  # 86 s
+
+
+def test_a_batch_younger_than_5_minutes_has_its_rate_over_its_age(staff_client, db):
+    now = timezone.now()
+    batch = make_batch(orders=30, started_at=now - timedelta(minutes=2))
+    set_status(batch, S.PENDING, 20, submitted_at=now)
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert data["throughput_per_minute"] == 10.0  # 20 in 2 minutes, not 20 in 5
 
 
 def test_it_never_shows_100_percent_while_one_order_is_open(staff_client, db):
@@ -253,3 +263,13 @@ def test_expected_cost_uses_the_service_price(staff_client, db):
     data = staff_client.get(progress_url(batch)).json()
 
     assert (data["cost_so_far"], data["cost_expected"]) == ("0.00", "102.00")
+
+
+def test_the_chart_fragment_is_served_for_the_live_redraw(
+    staff_client, busy_batch, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(6):
+        response = staff_client.get(f"/admin/orders/batch/{busy_batch.pk}/chart/")
+
+    html = response.content.decode()
+    assert html.startswith("<svg class='status-chart'") and html.count("<polygon") == 5

@@ -208,7 +208,7 @@ def test_the_in_flight_cap_is_never_exceeded(db, enqueued, settings):
     make_batch(orders=40)
     client = ScriptedClient(delay=0.03)
 
-    summary = run(client, seconds=3)
+    summary = run(client, seconds=1.5)
 
     assert (summary["placed"], client.peak) == (40, 5)
 

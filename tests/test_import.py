@@ -48,7 +48,7 @@ def test_it_shows_a_summary_then_creates_one_queued_batch(
     assert "File: monday.csv" in page
     assert "Service: Apple iPhone IMEI Carrier + Simlock + FMI ($0.08, Instant-5 Minutes)" in page
     assert "3 new orders" in page
-    assert "1 duplicate rows dropped" in page
+    assert "1 duplicate row dropped" in page
     assert "0 already ordered for this service, skipped" in page
     assert "Cost: 3 × $0.08 = $0.24" in page
     assert Batch.objects.count() == 0

@@ -1,5 +1,6 @@
 // Refreshes the batch page's numbers from its progress.json every few seconds, in place.
-// Every value is set with textContent (never innerHTML): error texts come from the provider.
+// Every figure and error is set with textContent, never innerHTML: error texts come from the
+// provider. Only the chart, the server's own escaped SVG (orders/charts.py), is set as markup.
 (function () {
   "use strict";
 
@@ -9,6 +10,8 @@
   }
   const url = panel.dataset.url;
   const every = Number(panel.dataset.poll || 3) * 1000;
+  const chartEvery = 5; // redraw the chart every 5th refresh: it costs more than the numbers
+  let refreshes = 0;
 
   function setText(key, value) {
     panel.querySelectorAll('[data-progress="' + key + '"]').forEach(function (el) {
@@ -47,25 +50,46 @@
     if (!rows.length) {
       const row = document.createElement("tr");
       row.className = "none";
-      row.innerHTML = '<td colspan="2">No errors.</td>';
+      const cell = document.createElement("td");
+      cell.colSpan = 2;
+      cell.textContent = "No errors.";
+      row.appendChild(cell);
       rows.push(row);
     }
     body.replaceChildren.apply(body, rows);
   }
 
   function show(data) {
+    if (panel.dataset.open !== "0" && data.open === 0) {
+      redrawChart(); // the last picture, once nothing moves any more
+    }
     Object.entries(data.display).forEach(function ([key, value]) {
       setText(key, value);
     });
     setBar("sent", data.sent_percent);
     setBar("final", data.final_percent);
     setErrors(data.errors);
-    setText("updated_at", data.updated_at);
     panel.dataset.state = data.state;
     panel.dataset.open = data.open;
   }
 
+  function redrawChart() {
+    // The server's own escaped SVG fragment (orders/charts.py), not provider text.
+    fetch(panel.dataset.chartUrl, { credentials: "same-origin" })
+      .then(function (response) {
+        return response.ok ? response.text() : Promise.reject(new Error("HTTP " + response.status));
+      })
+      .then(function (markup) {
+        document.getElementById("batch-chart").innerHTML = markup;
+      })
+      .catch(function () {});
+  }
+
   function refresh() {
+    refreshes += 1;
+    if (refreshes % chartEvery === 0) {
+      redrawChart();
+    }
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) {

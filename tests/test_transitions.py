@@ -1,0 +1,168 @@
+"""Every Order and Batch transition, from each state it allows and refused from the others."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from orders.models import Batch, Order
+from tests.fixtures.factories import make_batch, make_order
+
+S = Order.Status
+B = Batch.State
+ALL = list(S)
+
+# transition name -> (call, states it moves from, resulting state)
+TRANSITIONS = {
+    "mark_placed": (
+        lambda o: o.mark_placed(15562210, "Pending", "<raw/>", 0.5),
+        [S.SUBMITTING],
+        S.PENDING,
+    ),
+    "mark_duplicate": (lambda o: o.mark_duplicate("<error/>"), [S.SUBMITTING], S.DUPLICATE),
+    "mark_retry": (
+        lambda o: o.mark_retry("HTTP 502", timedelta(seconds=2)),
+        [S.SUBMITTING],
+        S.QUEUED,
+    ),
+    "release": (lambda o: o.release("not sent"), [S.SUBMITTING], S.QUEUED),
+    "mark_failed": (
+        lambda o: o.mark_failed("Insufficient balance!"),
+        [S.SUBMITTING, S.QUEUED],
+        S.FAILED,
+    ),
+    "mark_unknown": (lambda o: o.mark_unknown("No answer"), [S.SUBMITTING], S.UNKNOWN),
+    "cancel": (lambda o: o.cancel(), [S.QUEUED], S.CANCELLED),
+    "requeue": (lambda o: o.requeue(), [S.FAILED], S.QUEUED),
+    "requeue_unknown": (lambda o: o.requeue(include_unknown=True), [S.FAILED, S.UNKNOWN], S.QUEUED),
+    "completed": (
+        lambda o: o.apply_remote_status(
+            "Completed", "Carrier: T-Mobile", "<raw/>", {"carrier": "T-Mobile"}
+        ),
+        [S.PENDING, S.IN_PROCESS],
+        S.COMPLETED,
+    ),
+    "rejected": (
+        lambda o: o.apply_remote_status("Rejected", "Invalid_IMEI", "<raw/>"),
+        [S.PENDING, S.IN_PROCESS],
+        S.REJECTED,
+    ),
+    "in_process": (
+        lambda o: o.apply_remote_status("In Process", "", "<raw/>"),
+        [S.PENDING],
+        S.IN_PROCESS,
+    ),
+}
+CASES = [
+    (name, status, status in allowed)
+    for name, (_, allowed, _) in TRANSITIONS.items()
+    for status in ALL
+]
+
+
+@pytest.mark.parametrize(("name", "status", "allowed"), CASES)
+def test_each_order_transition_moves_only_from_its_allowed_states(db, name, status, allowed):
+    call, _, target = TRANSITIONS[name]
+    order = make_order(status=status, attempts=1)
+
+    moved = call(order)
+
+    order.refresh_from_db()
+    assert bool(moved) == allowed
+    assert order.status == (target if allowed else status)
+    assert order.events.count() == (1 if allowed else 0)
+
+
+def test_a_stale_copy_cannot_move_an_order_someone_else_moved(db):
+    order = make_order(status=S.SUBMITTING)
+    Order.objects.get(pk=order.pk).mark_unknown("the sweep got there first")
+
+    assert order.mark_placed(1, "Pending", "<raw/>") is False
+    order.refresh_from_db()
+    assert (order.status, order.remote_id) == (S.UNKNOWN, None)
+
+
+def test_placing_records_the_id_the_cost_and_the_first_poll(db):
+    order = make_order(status=S.SUBMITTING, attempts=1)
+
+    order.mark_placed(15562210, "Pending", "<raw/>", latency=0.25)
+
+    order.refresh_from_db()
+    assert (order.remote_id, order.cost, order.lease_expires_at) == (
+        15562210,
+        Decimal("0.08"),
+        None,
+    )
+    assert order.next_poll_at is not None
+    assert order.events.get().latency_ms == 250
+
+
+def test_a_duplicate_after_a_lost_answer_is_charged_once_with_its_id_unknown(db):
+    order = make_order(status=S.SUBMITTING, attempts=2)
+
+    order.mark_duplicate("<error>IMEI already exists!</error>")
+
+    order.refresh_from_db()
+    assert (order.placed_id_unknown, order.cost) == (True, Decimal("0.08"))
+
+
+def test_retry_on_the_last_attempt_fails_instead(db, settings):
+    settings.SUBMIT_MAX_ATTEMPTS = 3
+    order = make_order(status=S.SUBMITTING, attempts=3)
+
+    order.mark_retry("HTTP 502", timedelta(seconds=8))
+
+    order.refresh_from_db()
+    assert (order.status, order.last_error) == (S.FAILED, "Gave up after 3 attempts: HTTP 502")
+
+
+def test_release_gives_the_attempt_back(db):
+    order = make_order(status=S.SUBMITTING, attempts=2)
+
+    order.release("Invalid API Key!")
+
+    order.refresh_from_db()
+    assert order.attempts == 1
+
+
+def test_claim_takes_only_queued_orders_and_counts_an_attempt(db):
+    batch = make_batch(orders=3)
+    first, second, third = batch.orders.order_by("id")
+    Order.objects.filter(pk=third.pk).update(status=S.FAILED)
+
+    claimed = Order.claim([first.pk, second.pk, third.pk], timedelta(seconds=30))
+
+    assert sorted(o.pk for o in claimed) == [first.pk, second.pk]
+    assert {(o.status, o.attempts) for o in claimed} == {(S.SUBMITTING, 1)}
+    assert Order.claim([first.pk], timedelta(seconds=30)) == []
+
+
+BATCH_TRANSITIONS = {
+    "mark_running": (lambda b: b.mark_running(), [B.QUEUED], B.RUNNING),
+    "pause": (lambda b: b.pause("paused"), [B.QUEUED, B.RUNNING], B.PAUSED),
+    "resume": (lambda b: b.resume(), [B.PAUSED, B.DONE], B.RUNNING),
+    "cancel": (lambda b: b.cancel("cancelled"), [B.QUEUED, B.RUNNING, B.PAUSED], B.CANCELLED),
+    "mark_done": (lambda b: b.mark_done(), [B.RUNNING], B.DONE),
+}
+BATCH_CASES = [
+    (name, state, state in allowed)
+    for name, (_, allowed, _) in BATCH_TRANSITIONS.items()
+    for state in B
+]
+
+
+@pytest.mark.parametrize(("name", "state", "allowed"), BATCH_CASES)
+def test_each_batch_transition_moves_only_from_its_allowed_states(db, name, state, allowed):
+    call, _, target = BATCH_TRANSITIONS[name]
+    batch = make_batch(state=state)
+
+    assert call(batch) == allowed
+    batch.refresh_from_db()
+    assert batch.state == (target if allowed else state)
+
+
+def test_a_batch_with_an_open_order_is_not_done(db):
+    batch = make_batch(orders=1)
+
+    assert batch.mark_done() is False
+    assert Batch.objects.get().state == B.RUNNING
