@@ -1,6 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.utils.html import format_html
+from django.shortcuts import redirect
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from submissions.catalogue import sync_services
+from submissions.provider import ProviderError
 
 from .actions import BatchActionsMixin, OrderActionsMixin
 from .display import TimelineInline, must_read_short, must_read_text
@@ -18,6 +24,37 @@ class ServiceAdmin(admin.ModelAdmin):
     list_filter = ["active", "category"]
     search_fields = ["id", "title", "category"]
     readonly_fields = ["synced_at", must_read_text]
+    change_list_template = "admin/orders/service/change_list.html"
+
+    # The catalogue is the provider's: it is synced, never typed in or deleted by hand.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"can_sync": self.has_change_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        sync = self.admin_site.admin_view(require_POST(self.sync_view))
+        return [path("sync/", sync, name="orders_service_sync"), *super().get_urls()]
+
+    def sync_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            counts = sync_services()
+        except (ProviderError, ValueError) as exc:
+            self.message_user(request, f"Catalogue not synced: {exc}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                "Catalogue synced: {created} new, {updated} changed, {deactivated} no longer "
+                "listed.".format(**counts),
+            )
+        return redirect("admin:orders_service_changelist")
 
 
 @admin.register(Batch)
@@ -35,15 +72,16 @@ class BatchAdmin(BatchActionsMixin, BatchPageMixin, BatchExportMixin, admin.Mode
     list_filter = ["state", "service"]
     search_fields = ["id", "source_name", "note"]
     list_select_related = ["service", "created_by"]
-    readonly_fields = [
-        "service",
-        "created_by",
-        "source_name",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "state",
-    ]
+    # The live panel above the form shows the state; only the note is edited here.
+    fields = ["note", "service", "source_name", "created_by", "created_at"]
+    readonly_fields = ["service", "created_by", "source_name", "created_at"]
+
+    # Batches come from an import and hold charged orders: never added or deleted by hand.
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_queryset(self, request):
         return (
@@ -90,8 +128,5 @@ class OrderAdmin(
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="status")
-    def status_badge(self, order):
-        return format_html(
-            "<span class='status status-{}'>{}</span>", order.status, order.get_status_display()
-        )
+    def has_delete_permission(self, request, obj=None):
+        return False

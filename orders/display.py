@@ -49,6 +49,9 @@ class TimelineInline(admin.TabularInline):
     fields = ["at", "transition", "latency", "answer", "actor"]
     readonly_fields = fields
 
+    class Media:
+        css = {"all": ["orders/portal.css"]}
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
 

@@ -3,7 +3,8 @@
 It speaks the real wire format (the malformed `<?phpxml` declaration, HTTP 200 XML errors), keeps
 the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are accepted, then
 Rejected) and injects faults on demand: 502 before creating, a created order whose answer never
-comes, 429 over a rate or an in-flight cap. `GET /_stats` and `GET /_orders` let a test check
+comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
+a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`). `GET /_stats` and `GET /_orders` let a test check
 what the provider saw and charged. It binds 127.0.0.1 only and never echoes the API key.
 """
 
@@ -110,6 +111,7 @@ class FakeFusion:
         status_latency=None,
         fail_rate=0.0,
         timeout_rate=0.0,
+        garbage_rate=0.0,
         rate_limit=None,
         max_inflight=None,
         seed=None,
@@ -121,6 +123,7 @@ class FakeFusion:
         self.latency, self.jitter, self.complete_after = latency, jitter, complete_after
         self.status_latency = min(latency / 10, 1.0) if status_latency is None else status_latency
         self.fail_rate, self.timeout_rate = fail_rate, timeout_rate
+        self.garbage_rate = garbage_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
@@ -154,6 +157,11 @@ class FakeFusion:
             self._thread = None
         self.server.server_close()
 
+    def change_api_key(self, api_key):
+        """The account's key is changed at the provider: calls with the old one are refused."""
+        with self._lock:
+            self._api_key = api_key
+
     def reset(self):
         with self._lock:
             self._orders, self._placed_keys = {}, set()
@@ -181,6 +189,7 @@ class FakeFusion:
                 "rejected_429": self._counts["rejected_429"],
                 "failed_502": self._counts["failed_502"],
                 "timed_out": self._counts["timed_out"],
+                "garbled": self._counts["garbled"],
             }
 
     def orders(self):
@@ -213,7 +222,7 @@ class FakeFusion:
         if action == "imeiservices":
             return 200, self._catalogue()
         if action == "getimeis":
-            return 200, self._getimeis(_param(params, "orderIds"))
+            return 200, self._garble(self._getimeis(_param(params, "orderIds")))
         return 200, _error("Invalid Action!")  # wording never captured
 
     def _auth_error(self, params):
@@ -278,9 +287,16 @@ class FakeFusion:
         if self._random.random() < self.timeout_rate:
             self._count("timed_out")
             return 200, None
-        return 200, _wrap(
-            "result", _wrap("imeis", _fields(id=order.id, imei=imei, status="Pending"))
+        return 200, self._garble(
+            _wrap("result", _wrap("imeis", _fields(id=order.id, imei=imei, status="Pending")))
         )
+
+    def _garble(self, answer):
+        """With `garbage_rate`, the answer cut off halfway: not XML (after the work was done)."""
+        if self._random.random() >= self.garbage_rate:
+            return answer
+        self._count("garbled")
+        return answer[: len(answer) // 2]
 
     def _add_order(self, imei, service_id):
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")

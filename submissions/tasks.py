@@ -1,6 +1,6 @@
 """django-q2 tasks: thin wrappers around the engine and the services."""
 
-from . import engine, services
+from . import catalogue, engine, services
 
 
 def drive():
@@ -16,3 +16,8 @@ def ensure_driver():
 def sync_statuses():
     """Poll every due order now ("Sync status now")."""
     return services.poll_due_now()
+
+
+def refresh_catalogue():
+    """Every hour (see the migration's Schedule): re-sync services older than six hours."""
+    return catalogue.refresh_if_stale()

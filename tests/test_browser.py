@@ -158,3 +158,16 @@ def test_a_batch_runs_on_the_cluster_then_failed_orders_are_resubmitted_and_expo
         staff_page.click("a.export-link")
     rows = list(csv.reader(io.StringIO(open(download.value.path(), encoding="utf-8-sig").read())))
     assert len(rows) == 31 and rows[0][1] == "IMEI NO."
+
+
+def test_an_orders_timeline_shows_provider_text_as_text(staff_page, screenshot):
+    order = make_batch(orders=1).orders.get()
+    order.status = S.SUBMITTING
+    order.save(update_fields=["status"])
+    order.mark_failed("<script>window.__xss = 1</script>", latency=15.2)
+    staff_page.goto(f"/admin/orders/order/{order.pk}/change/")
+
+    expect(staff_page.locator("pre.raw-answer")).to_have_text("<script>window.__xss = 1</script>")
+    expect(staff_page.locator("td.field-latency").first).to_have_text("15.2 s")
+    assert staff_page.evaluate("window.__xss") is None
+    screenshot("timeline")

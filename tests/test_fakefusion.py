@@ -265,6 +265,7 @@ def test_it_serves_stats_and_orders_as_json_without_the_api_key(fake_provider):
         "rejected_429": 0,
         "failed_502": 0,
         "timed_out": 0,
+        "garbled": 0,
     }
     assert KEY not in stats.text
     assert orders == [

@@ -134,3 +134,26 @@ def test_the_command_skips_a_fresh_catalogue(fake_provider):
 
     assert out.getvalue() == "Catalogue synced less than 6 hours ago; nothing to do.\n"
     assert fake_provider.stats()["calls"] == {}
+
+
+def test_the_sync_button_pulls_the_catalogue_into_the_services_page(staff_client, fake_provider):
+    page = staff_client.get("/admin/orders/service/")
+    assert b"Sync catalogue from the provider" in page.content
+
+    response = staff_client.post("/admin/orders/service/sync/", follow=True)
+
+    assert Service.objects.filter(pk=1739, active=True).exists()
+    message = [str(m) for m in response.context["messages"]][0]
+    assert message.startswith("Catalogue synced: ")
+
+
+def test_the_sync_url_refuses_a_get(staff_client):
+    assert staff_client.get("/admin/orders/service/sync/").status_code == 405
+
+
+def test_the_hourly_task_syncs_an_empty_catalogue(fake_provider):
+    from submissions.tasks import refresh_catalogue
+
+    counts = refresh_catalogue()
+
+    assert counts["created"] == Service.objects.count() > 0

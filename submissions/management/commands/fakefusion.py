@@ -30,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--timeout-rate", type=rate, default=0.0, help="share of orders never answered"
         )
+        parser.add_argument(
+            "--garbage-rate",
+            type=rate,
+            default=0.0,
+            help="share of answers cut short (malformed XML), after the order was created",
+        )
         parser.add_argument("--rate-limit", type=int, help="429 beyond N placeorders a second")
         parser.add_argument("--max-inflight", type=int, help="429 beyond N concurrent placeorders")
         parser.add_argument("--seed", type=int, help="seed for latency and fault draws")
@@ -44,6 +50,7 @@ class Command(BaseCommand):
                 complete_after=options["complete_after"],
                 fail_rate=options["fail_rate"],
                 timeout_rate=options["timeout_rate"],
+                garbage_rate=options["garbage_rate"],
                 rate_limit=options["rate_limit"],
                 max_inflight=options["max_inflight"],
                 seed=options["seed"],

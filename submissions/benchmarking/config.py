@@ -1,0 +1,71 @@
+"""Presets, the resolved options of one run, and the targets each figure is held to."""
+
+from dataclasses import asdict, dataclass, fields
+
+PRESETS = {
+    # CI: well under a minute, every phase exercised on small numbers.
+    "small": {
+        "orders": 600,
+        "latency": 0.5,
+        "jitter": 0.25,
+        "concurrency": 50,
+        "complete_after": 2.0,
+        "poll_seconds": 2,
+        "sequential_cap": 10,
+    },
+    # A peak day's upload in one shot.
+    "full": {
+        "orders": 20_000,
+        "latency": 1.0,
+        "jitter": 0.5,
+        "concurrency": 100,
+    },
+}
+
+
+@dataclass
+class Config:
+    preset: str = ""
+    orders: int = 2000
+    latency: float = 1.0
+    jitter: float = 0.5
+    concurrency: int = 50
+    complete_after: float = 10.0  # seconds until the fake reports Completed
+    poll_seconds: int = 5  # STATUS_POLL_SECONDS of the cluster
+    sequential_cap: int = 30  # the one-at-a-time baseline sends at most this many
+    page_orders: int = 100_000  # orders in the database while the pages are timed
+    page_requests: int = 7
+    database: str = ""
+    redis: str = ""
+    json: str = ""
+    workdir: str = ""
+    skip_baselines: bool = False
+    skip_pages: bool = False
+
+    @classmethod
+    def from_options(cls, options):
+        values = dict(PRESETS.get(options.get("preset") or "", {}))
+        values["preset"] = options.get("preset") or ""
+        names = {f.name for f in fields(cls)}
+        values.update({k: v for k, v in options.items() if k in names and v not in (None, "")})
+        return cls(**values)
+
+    def to_json(self):
+        return asdict(self)
+
+
+# (key in the results, comparison, target, unit): the figure passes when `op` holds.
+TARGETS = {
+    "engine.efficiency": (">=", 0.9, ""),
+    "import.seconds_upload_to_confirmed": ("<=", 10.0, "s"),
+    "pages.batch_page_ms": ("<=", 300.0, "ms"),
+    "pages.batch_json_ms": ("<=", 50.0, "ms"),
+    "pages.changelist_ms": ("<=", 300.0, "ms"),
+    "cost.peak_rss_mib": ("<=", 1024.0, "MiB"),
+}
+
+
+def meets(value, op, target):
+    if value is None:
+        return None
+    return value >= target if op == ">=" else value <= target
