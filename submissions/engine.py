@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from . import claims, lease, polling
@@ -28,6 +29,8 @@ HOUSEKEEPING_SECONDS = 2  # lease renewal, crash sweep, finished batches, limit 
 IDLE_CLAIM_SECONDS = 1  # after a claim found nothing due, look again this much later
 LEASE_MARGIN_SECONDS = 10  # an order's lease outlives its call by this much
 MAX_BACKOFF_SECONDS = 300
+DATABASE_RETRY_SECONDS = 1  # after a database error, reconnect and carry on this much later
+DATABASE_ERRORS = (OperationalError, InterfaceError)
 AUTH_NOTE = "Provider rejected our credentials: {} — fix GSM_FUSION_* and resume."
 
 
@@ -120,15 +123,33 @@ class Driver:
            left, so it claims slots as our last calls free them (no throughput dip).
         3. Drain: record the calls still in flight, bounded by the HTTP timeouts. A call
            still running after that keeps its order `submitting`; the sweep makes it unknown.
+
+        A database error (restart, failover, a dropped connection, a lock held too long) costs
+        a short pause, not the driver: the calls in flight keep running and their answers are
+        recorded once the database is back (see `survive_database_errors`).
         """
         try:
-            while time.monotonic() < self.deadline and self.step():
+            while time.monotonic() < self.deadline and self.survive_database_errors(self.step):
                 pass
             self.hand_over()
             self.drain()
         finally:
             self.close()
         return self.summary
+
+    def survive_database_errors(self, turn, *args):
+        """Run one loop turn; on a database error reconnect after a pause and carry on.
+
+        Without this, one dropped connection ended the driver and lost the answers of every
+        call in flight: placed and charged orders swept to `unknown`, their ids gone.
+        """
+        try:
+            return turn(*args)
+        except DATABASE_ERRORS as exc:
+            log.warning("Database error; reconnecting in %d s: %s", DATABASE_RETRY_SECONDS, exc)
+            connection.close()
+            time.sleep(DATABASE_RETRY_SECONDS)
+            return True
 
     def step(self):
         """One loop turn; False when the driver should stop early."""
@@ -250,11 +271,16 @@ class Driver:
             time.sleep(timeout)
             return
         done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
+        # A call is forgotten only once recorded: if the database fails while recording, the
+        # next turn finds the call finished and records it again (the transitions are
+        # conditional UPDATEs, so a repeat changes nothing).
         for future in done:
             if future in self.sends:
-                self.record_call(*self.sends.pop(future), future.result())
+                self.record_call(*self.sends[future], future.result())
+                del self.sends[future]
             else:
-                self.record_poll(self.polls.pop(future), future.result())
+                self.record_poll(self.polls[future], future.result())
+                del self.polls[future]
 
     def hand_over(self):
         # Released first, then checked: a batch committed after the check kicks a driver
@@ -266,7 +292,7 @@ class Driver:
     def drain(self):
         end = time.monotonic() + self.drain_seconds
         while (self.sends or self.polls) and time.monotonic() < end:
-            self.wait_and_record(WAIT_SECONDS)
+            self.survive_database_errors(self.wait_and_record, WAIT_SECONDS)
         if self.sends:
             log.error(
                 "%d calls still unanswered after draining; left to the sweep", len(self.sends)

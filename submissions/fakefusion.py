@@ -4,8 +4,9 @@ It speaks the real wire format (the malformed `<?phpxml` declaration, HTTP 200 X
 the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are accepted, then
 Rejected) and injects faults on demand: 502 before creating, a created order whose answer never
 comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
-a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`). `GET /_stats` and `GET /_orders` let a test check
-what the provider saw and charged. It binds 127.0.0.1 only and never echoes the API key.
+a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`).
+`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
+127.0.0.1 only and never echoes the API key.
 """
 
 import hashlib

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
@@ -360,6 +361,9 @@ class GsmFusionClient:
             raise error_from_text("; ".join(answer.errors), body)
         return answer
 
+    # The POST body carries the API key: an error report (a 500 page or mail) must not show the
+    # variables of this frame, nor of the requests/urllib3 frames below it.
+    @sensitive_variables()
     def _call(self, action, params):
         data = {"apiKey": self._api_key, "userId": self.username, "action": action, **params}
         try:

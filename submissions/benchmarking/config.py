@@ -11,7 +11,7 @@ PRESETS = {
         "concurrency": 50,
         "complete_after": 2.0,
         "poll_seconds": 2,
-        "sequential_cap": 10,
+        "sequential_cap": 6,
     },
     # A peak day's upload in one shot.
     "full": {

@@ -15,7 +15,7 @@ from html import unescape
 
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Max, Min
 from django.test import Client
 from django.utils import timezone
@@ -40,7 +40,14 @@ def imeis(phase, count, start=0):
 
 
 def with_check_digit(body):
-    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+    """The 14-digit body plus its Luhn digit (the body's last digit is the first doubled)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch) * (1 if i % 2 else 2)
+        total += d - 9 if d > 9 else d
+    imei = body + str(-total % 10)
+    assert luhn_valid(imei), imei
+    return imei
 
 
 def ensure_service():
@@ -187,6 +194,7 @@ class LegacySender:
         self.batch = Batch.objects.create(service=service, source_name=name, state=Batch.State.DONE)
         self.latencies = []
         self.failures = 0
+        self.db_errors = []  # placed at the provider, not saved: the tool's lost orders
 
     def send(self, imei):
         started = time.perf_counter()
@@ -197,10 +205,13 @@ class LegacySender:
             return
         self.latencies.append(round((time.perf_counter() - started) * 1000))
         now = timezone.now()
-        Order.objects.create(
-            batch=self.batch, service_id=SERVICE_ID, imei=imei, remote_id=placed.remote_id,
-            status=Order.Status.PENDING, submitted_at=now, attempts=1, cost=CATALOGUE[0][3],
-        )  # fmt: skip
+        try:
+            Order.objects.create(
+                batch=self.batch, service_id=SERVICE_ID, imei=imei, remote_id=placed.remote_id,
+                status=Order.Status.PENDING, submitted_at=now, attempts=1, cost=CATALOGUE[0][3],
+            )  # fmt: skip
+        except DatabaseError as exc:
+            self.db_errors.append(str(exc).strip().splitlines()[0])
 
     def placed(self):
         return self.batch.orders.count()
@@ -240,7 +251,12 @@ def run_thread_pool(config, provider):
         close_thread_connections(pool, config.concurrency)
     stats = provider.stats()
     figures = sending_figures(config, config.orders, seconds, sender.latencies, stats)
-    figures.update(lost=max(stats["orders_created"] - sender.placed(), 0), failed=sender.failures)
+    figures.update(
+        lost=max(stats["orders_created"] - sender.placed(), 0),
+        failed=sender.failures,
+        database_errors=len(sender.db_errors),
+        first_database_error=sender.db_errors[0] if sender.db_errors else "",
+    )
     sender.client.close()
     return figures
 
