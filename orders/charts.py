@@ -42,7 +42,7 @@ def transitions_per_minute(batch):
     """
     minute = Substr(Cast("at", output_field=CharField()), 1, 16)
     rows = (
-        OrderEvent.objects.filter(order__batch=batch)
+        OrderEvent.objects.filter(batch=batch)
         .annotate(minute=minute)
         .order_by()
         .values_list("minute", "from_status", "to_status")

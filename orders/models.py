@@ -5,7 +5,9 @@ with a conditional UPDATE (so two workers can never both move the same order), s
 fields together and records an OrderEvent. See docs/architecture.md for the state diagram.
 """
 
+import math
 import uuid
+from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
@@ -211,6 +213,7 @@ class Order(models.Model):
                 return False
             OrderEvent.objects.create(
                 order_id=self.pk,
+                batch_id=self.batch_id,
                 from_status=old_status,
                 to_status=new_status,
                 latency_ms=latency_ms(latency),
@@ -356,12 +359,19 @@ class Order(models.Model):
             finished_at=None,
         )
 
-    def requeue_after_poll(self):
-        """Polled again later; older orders less often (the interval grows with age)."""
-        age = timezone.now() - (self.submitted_at or timezone.now())
-        interval = max(timedelta(seconds=settings.STATUS_POLL_SECONDS), age / 10)
-        interval = min(interval, timedelta(hours=1))
-        Order.objects.filter(pk=self.pk).update(next_poll_at=timezone.now() + interval)
+    @classmethod
+    def schedule_next_polls(cls, orders, now=None):
+        """Ask about these orders again later; older orders less often.
+
+        The interval grows with the order's age (a tenth of it, at most an hour) and is
+        rounded up to whole poll periods, so a chunk of 100 orders costs a few UPDATEs.
+        """
+        now = now or timezone.now()
+        ids_by_interval = defaultdict(list)
+        for order in orders:
+            ids_by_interval[poll_interval(now - (order.submitted_at or now))].append(order.pk)
+        for interval, ids in ids_by_interval.items():
+            cls.objects.filter(pk__in=ids).update(next_poll_at=now + interval)
 
     @classmethod
     def claim(cls, ids, lease):
@@ -380,7 +390,13 @@ class Order(models.Model):
         )
         claimed = list(cls.objects.filter(claim_token=token).select_related("service"))
         OrderEvent.objects.bulk_create(
-            OrderEvent(order=o, from_status=cls.Status.QUEUED, to_status=o.status, at=now)
+            OrderEvent(
+                order=o,
+                batch_id=o.batch_id,
+                from_status=cls.Status.QUEUED,
+                to_status=o.status,
+                at=now,
+            )  # fmt: skip
             for o in claimed
         )
         return claimed
@@ -390,6 +406,9 @@ class OrderEvent(models.Model):
     """One transition of an order: its timeline, with what the provider answered."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # The order's batch, copied: the batch page reads its recent calls through one index
+    # (batch, at) instead of joining every order of a 20,000-order batch.
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=16, choices=Order.Status.choices)
     to_status = models.CharField(max_length=16, choices=Order.Status.choices)
     at = models.DateTimeField(default=timezone.now)
@@ -403,11 +422,23 @@ class OrderEvent(models.Model):
         ordering = ["at", "id"]
         indexes = [
             models.Index(fields=["order", "at"], name="event_order_idx"),
+            models.Index(fields=["batch", "at"], name="event_batch_at_idx"),
             models.Index(fields=["to_status", "at"], name="event_status_at_idx"),
         ]
 
     def __str__(self):
         return f"{self.from_status} -> {self.to_status} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args, **kwargs):
+        if self.batch_id is None:
+            self.batch_id = Order.objects.values_list("batch_id", flat=True).get(pk=self.order_id)
+        super().save(*args, **kwargs)
+
+
+def poll_interval(age):
+    period = settings.STATUS_POLL_SECONDS
+    seconds = min(max(period, age.total_seconds() / 10), 3600)
+    return timedelta(seconds=math.ceil(seconds / period) * period)
 
 
 def latency_ms(seconds):

@@ -174,7 +174,7 @@ def batch_progress(batch, now=None):
     numbers = batch_counts(batch)
     window = activity_window(batch, now)
     activity = recent_activity(batch.orders.all(), now, window)
-    latency = latency_summary(call_events().filter(order__batch=batch))
+    latency = latency_summary(call_events().filter(batch=batch))
     concurrency, rate, _ = dispatcher_limits()
     throughput = per_minute(activity["sent_recently"], window)
     results_rate = per_minute(activity["finished_recently"], window)

@@ -274,13 +274,16 @@ class Driver:
         # A call is forgotten only once recorded: if the database fails while recording, the
         # next turn finds the call finished and records it again (the transitions are
         # conditional UPDATEs, so a repeat changes nothing).
-        for future in done:
-            if future in self.sends:
-                self.record_call(*self.sends[future], future.result())
-                del self.sends[future]
-            else:
-                self.record_poll(self.polls[future], future.result())
-                del self.polls[future]
+        for future in [f for f in done if f in self.sends]:
+            self.record_call(*self.sends[future], future.result())
+            del self.sends[future]
+        # At most one poll chunk (100 orders) a turn: the next turn refills the free slots
+        # first, so recording results never stalls sending. Unrecorded chunks stay done and
+        # come back at once from the next wait().
+        polled = next((f for f in done if f in self.polls), None)
+        if polled is not None:
+            self.record_poll(self.polls[polled], polled.result())
+            del self.polls[polled]
 
     def hand_over(self):
         # Released first, then checked: a batch committed after the check kicks a driver

@@ -7,6 +7,7 @@ recording run on the caller's thread. `poll_due()` does all three inline, for th
 
 import logging
 
+from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Order
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 100  # ids per getimeis call (the protocol page: 100 is sane)
 MAX_PER_ROUND = 2000
+AWAITING = (Order.Status.PENDING, Order.Status.IN_PROCESS)
 
 
 def due_chunks(limit=MAX_PER_ROUND):
@@ -30,16 +32,21 @@ def due_chunks(limit=MAX_PER_ROUND):
 
 
 def record_statuses(orders_by_id, remotes):
-    """Apply one getimeis answer; returns how many orders changed status."""
-    changed = 0
-    for remote in remotes:
-        order = orders_by_id.get(remote.remote_id)
-        if order is not None:
-            changed += apply_status(order, remote)
-    # Ids the provider left out, and orders still waiting, are asked about again later.
-    for order in orders_by_id.values():
-        if order.status in (Order.Status.PENDING, Order.Status.IN_PROCESS):
-            order.requeue_after_poll()
+    """Apply one getimeis answer in one transaction; returns how many orders changed status.
+
+    One transaction per chunk keeps the driver's main thread quick to get back to recording
+    and refilling placeorder calls; if it fails, nothing of the chunk was written and the
+    orders are simply polled again.
+    """
+    with transaction.atomic():
+        changed = sum(
+            apply_status(orders_by_id[remote.remote_id], remote)
+            for remote in remotes
+            if remote.remote_id in orders_by_id
+        )
+        # Ids the provider left out, and orders still waiting, are asked about again later.
+        waiting = [o for o in orders_by_id.values() if o.status in AWAITING]
+        Order.schedule_next_polls(waiting)
     return changed
 
 
@@ -50,8 +57,7 @@ def apply_status(order, remote):
 
 def record_failure(orders_by_id, error):
     log.warning("getimeis for %d orders failed: %s", len(orders_by_id), error)
-    for order in orders_by_id.values():
-        order.requeue_after_poll()
+    Order.schedule_next_polls(orders_by_id.values())
 
 
 def poll_due(client):

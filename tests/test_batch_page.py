@@ -23,8 +23,16 @@ def set_status(batch, status, count, **fields):
 
 def add_call_events(order_ids, latencies_ms, at=None):
     at = at or timezone.now()
+    batch_ids = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "batch_id"))
     OrderEvent.objects.bulk_create(
-        OrderEvent(order_id=pk, from_status=S.SUBMITTING, to_status=S.PENDING, latency_ms=ms, at=at)
+        OrderEvent(
+            order_id=pk,
+            batch_id=batch_ids[pk],
+            from_status=S.SUBMITTING,
+            to_status=S.PENDING,
+            latency_ms=ms,
+            at=at,
+        )  # fmt: skip
         for pk, ms in zip(order_ids, latencies_ms, strict=True)
     )
 

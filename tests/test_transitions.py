@@ -4,9 +4,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from orders.models import Batch, Order
-from tests.fixtures.factories import make_batch, make_order
+from tests.fixtures.factories import make_batch, make_order, valid_imei
 
 S = Order.Status
 B = Batch.State
@@ -166,3 +167,23 @@ def test_a_batch_with_an_open_order_is_not_done(db):
 
     assert batch.mark_done() is False
     assert Batch.objects.get().state == B.RUNNING
+
+
+def test_older_orders_are_polled_less_often(db, settings):
+    settings.STATUS_POLL_SECONDS = 60
+    now = timezone.now()
+    fresh = make_order(status=Order.Status.PENDING, submitted_at=now)
+    old = make_order(
+        batch=fresh.batch, imei=valid_imei(2), status=Order.Status.PENDING,
+        submitted_at=now - timedelta(hours=3),
+    )  # fmt: skip
+    ancient = make_order(
+        batch=fresh.batch, imei=valid_imei(3), status=Order.Status.PENDING,
+        submitted_at=now - timedelta(days=2),
+    )  # fmt: skip
+
+    Order.schedule_next_polls([fresh, old, ancient], now=now)
+
+    waits = [Order.objects.get(pk=o.pk).next_poll_at - now for o in (fresh, old, ancient)]
+    # A minute for a fresh order; a tenth of the age (18 min) for a 3-hour-old one; capped at 1 h.
+    assert waits == [timedelta(minutes=1), timedelta(minutes=18), timedelta(hours=1)]

@@ -59,6 +59,7 @@ def fill_batch(imei_list):
             OrderEvent.objects.bulk_create(
                 OrderEvent(
                     order=order,
+                    batch=batch,
                     from_status=Order.Status.SUBMITTING,
                     to_status=order.status,
                     at=now,
