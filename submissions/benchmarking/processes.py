@@ -105,9 +105,8 @@ def cluster_env(config, provider, query_dir):
         "GSM_FUSION_BASE_URL": provider.base_url,
         "SUBMIT_CONCURRENCY": str(config.concurrency),
         "STATUS_POLL_SECONDS": str(config.poll_seconds),
-        # django-q2 logs as "django-q", which Q_LOG_LEVEL does not reach: INFO at the root
-        # lets its "Q Cluster ... running." line tell us the cluster is up.
-        "LOG_LEVEL": "INFO",
+        # django-q2's "Q Cluster ... running." line (INFO) tells us the cluster is up.
+        "Q_LOG_LEVEL": "INFO",
         "BENCHMARK_QUERY_DIR": str(query_dir),
     }
     if config.redis:
