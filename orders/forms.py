@@ -5,7 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from .models import Service
+from .models import Batch, Service
 
 CHECK_AGAIN_HELP = (
     "Also send IMEIs that already have an order for this service (one not cancelled or "
@@ -40,6 +40,10 @@ class BatchImportForm(ImportForm):
         self.fields["format"].required = False
         self.fields["format"].widget = forms.HiddenInput()
         self.fields["import_file"].help_text = FILE_HELP
+        # Most uploads are for the service of the last batch: offer it first.
+        last = Batch.objects.filter(service__active=True).order_by("-created_at").first()
+        if last is not None:
+            self.fields["service"].initial = last.service_id
 
     def clean_format(self):
         return "0"  # the only format: orders.resources.IMEIFile

@@ -27,23 +27,24 @@ class Command(BaseCommand):
         parser.add_argument("--complete-after", type=float, default=20.0)
 
     def handle(self, *args, **options):
+        # The fake completes orders in seconds: poll as often, so results show up quickly.
+        os.environ.setdefault("STATUS_POLL_SECONDS", "5")
         call_command("migrate", interactive=False, verbosity=0)
         password = self.ensure_admin()
         children = [self.start_provider(options), self.start_cluster()]
+        # SIGTERM (a process manager, `kill`) stops the demo like Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("syncservices")
             self.print_banner(options["port"], password)
-            subprocess.run(
-                [sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}"],
-                check=False,
-            )
+            web = start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}"])
+            children.append(web)
+            web.wait()
         except KeyboardInterrupt:
             pass
         finally:
             for child in children:
-                os.killpg(child.pid, signal.SIGTERM)
-            for child in children:
-                child.wait(timeout=30)
+                stop(child)
 
     def ensure_admin(self):
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(9)
@@ -62,12 +63,12 @@ class Command(BaseCommand):
             "--latency", str(options["latency"]), "--jitter", str(options["latency"] / 4),
             "--complete-after", str(options["complete_after"]),
         ]  # fmt: skip
-        child = subprocess.Popen(command, start_new_session=True)
+        child = start(command)
         wait_for_port(port)
         return child
 
     def start_cluster(self):
-        return subprocess.Popen([sys.executable, "manage.py", "qcluster"], start_new_session=True)
+        return start([sys.executable, "manage.py", "qcluster"])
 
     def print_banner(self, port, password):
         self.stdout.write(
@@ -79,6 +80,22 @@ class Command(BaseCommand):
                 "Stop:     Ctrl-C\n"
             )
         )
+
+
+def start(command):
+    # A session of its own, so stopping it reaches the whole tree (runserver's reloader,
+    # qcluster's workers).
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def stop(child):
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
 
 
 def wait_for_port(port, timeout=15):
