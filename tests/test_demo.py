@@ -36,7 +36,7 @@ def test_the_demo_serves_the_admin_with_the_printed_login_and_stops_its_children
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "GSM_FUSION_BASE_URL": f"http://127.0.0.1:{provider_port}",
+        "GSM_FUSION_BASE_URL": "https://provider.invalid",  # the demo must not use it
         "DEMO_ADMIN_PASSWORD": "demo-pass-123",
         "DEBUG": "1",
     }

@@ -29,6 +29,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         # The fake completes orders in seconds: poll as often, so results show up quickly.
         os.environ.setdefault("STATUS_POLL_SECONDS", "5")
+        # The demo always talks to its own fake provider, never to a real (paying) account.
+        provider_url = f"http://127.0.0.1:{options['provider_port']}"
+        os.environ["GSM_FUSION_BASE_URL"] = settings.GSM_FUSION_BASE_URL = provider_url
         call_command("migrate", interactive=False, verbosity=0)
         password = self.ensure_admin()
         children = [self.start_provider(options), self.start_cluster()]
@@ -88,10 +91,12 @@ def start(command):
     return subprocess.Popen(command, start_new_session=True)
 
 
-def stop(child):
+def stop(child, grace=10):
+    # qcluster waits for a running driver (up to DRIVER_SECONDS) on SIGTERM; the demo does not
+    # wait that long. A call cut short leaves its order `unknown`, never sent twice.
     try:
         os.killpg(child.pid, signal.SIGTERM)
-        child.wait(timeout=30)
+        child.wait(timeout=grace)
     except ProcessLookupError:
         pass
     except subprocess.TimeoutExpired:
