@@ -7,7 +7,7 @@ confirmation page (like Django's delete_selected), which posts back with `post=y
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.template.response import TemplateResponse
 
 from submissions import services
@@ -19,8 +19,17 @@ def plural(count, word, many=None):
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
-def price_of(orders):
-    return orders.aggregate(total=Sum("service__price"))["total"] or 0
+def orders_of(batches):
+    return Order.objects.filter(batch__in=batches)
+
+
+def resubmit_figures(orders):
+    """`failed_count`, `failed_cost`, `unknown_count`, `unknown_cost`: one aggregate query."""
+    aggregates = {}
+    for status in (Order.Status.FAILED, Order.Status.UNKNOWN):
+        aggregates[f"{status}_count"] = Count("id", filter=Q(status=status))
+        aggregates[f"{status}_cost"] = Sum("service__price", filter=Q(status=status))
+    return {name: value or 0 for name, value in orders.aggregate(**aggregates).items()}
 
 
 def confirm(modeladmin, request, queryset, action, template, **context):
@@ -40,19 +49,9 @@ def confirm(modeladmin, request, queryset, action, template, **context):
 def resubmit(modeladmin, request, queryset, orders):
     """Ask first (count, cost, the unknown-outcome choice), then re-submit."""
     if request.POST.get("post") != "yes":
-        failed = orders.filter(status=Order.Status.FAILED)
-        unknown = orders.filter(status=Order.Status.UNKNOWN)
-        return confirm(
-            modeladmin,
-            request,
-            queryset,
-            "resubmit_failed",
-            "resubmit_confirmation.html",
-            failed_count=failed.count(),
-            failed_cost=price_of(failed),
-            unknown_count=unknown.count(),
-            unknown_cost=price_of(unknown),
-        )
+        template = "resubmit_confirmation.html"
+        figures = resubmit_figures(orders)
+        return confirm(modeladmin, request, queryset, "resubmit_failed", template, **figures)
     include_unknown = request.POST.get("include_unknown") == "on"
     count = services.resubmit_failed(orders, request.user, include_unknown=include_unknown)
     modeladmin.message_user(request, f"Re-submitted {plural(count, 'order')}.", messages.SUCCESS)
@@ -97,7 +96,7 @@ class BatchActionsMixin(PermissionsMixin):
 
     @admin.action(description="Re-submit failed orders", permissions=["resubmit"])
     def resubmit_failed(self, request, queryset):
-        return resubmit(self, request, queryset, Order.objects.filter(batch__in=queryset))
+        return resubmit(self, request, queryset, orders_of(queryset))
 
     @admin.action(description="Pause selected batches", permissions=["cancel_batch"])
     def pause_batches(self, request, queryset):
@@ -114,23 +113,19 @@ class BatchActionsMixin(PermissionsMixin):
     @admin.action(description="Cancel selected batches", permissions=["cancel_batch"])
     def cancel_batches(self, request, queryset):
         if request.POST.get("post") != "yes":
-            orders = Order.objects.filter(batch__in=queryset)
-            return confirm(
-                self,
-                request,
-                queryset,
-                "cancel_batches",
-                "cancel_confirmation.html",
-                queued_count=orders.filter(status=Order.Status.QUEUED).count(),
-                sent_count=orders.filter(status__in=services.SENT_OR_SENDING).count(),
+            figures = orders_of(queryset).aggregate(
+                queued_count=Count("id", filter=Q(status=Order.Status.QUEUED)),
+                sent_count=Count("id", filter=Q(status__in=services.SENT_OR_SENDING)),
             )
+            template = "cancel_confirmation.html"
+            return confirm(self, request, queryset, "cancel_batches", template, **figures)
         results = [services.cancel_batch(batch, request.user) for batch in queryset]
         self.message_user(request, cancel_message(results), messages.SUCCESS)
         return None
 
     @admin.action(description="Sync status now", permissions=["view"])
     def sync_status_now(self, request, queryset):
-        sync_now(self, request, Order.objects.filter(batch__in=queryset))
+        sync_now(self, request, orders_of(queryset))
 
 
 def cancel_message(results):

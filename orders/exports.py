@@ -10,9 +10,7 @@ service titles; with it Excel, LibreOffice and Python's `utf-8-sig` all read it 
 """
 
 import csv
-import html
 import io
-import re
 
 from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR
@@ -21,7 +19,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import strip_tags
+
+from submissions.results import advanced_export_code
 
 from .models import Order
 
@@ -50,20 +49,6 @@ VENDOR_STATUS = {
 # A spreadsheet runs a cell starting with these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_CHARS = 64 * 1024
-LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-try:  # the result parser of the processing work, when it exists
-    from submissions.results import advanced_export_code
-except ImportError:
-    advanced_export_code = None
-
-
-def export_code(code):
-    """The result code on one line: `Label: value` pairs joined by ` - `, as the vendor does."""
-    if advanced_export_code is not None:
-        return advanced_export_code(code)
-    parts = (" ".join(html.unescape(strip_tags(part)).split()) for part in LINE_BREAK.split(code))
-    return " - ".join(part for part in parts if part)
 
 
 def escape_formula(value):
@@ -85,7 +70,7 @@ def order_row(order):
         order.imei,
         f"${order.cost:.2f}",
         VENDOR_STATUS.get(order.status, order.get_status_display()),
-        export_code(order.result_code),
+        advanced_export_code(order.result_code),
         order.imei2,
         order.carrier,
         order.simlock,

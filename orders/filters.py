@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -20,6 +21,8 @@ RECENT_DAYS = 30
 MAX_VALUES = 30
 STUCK_FALLBACK = timedelta(hours=1)
 UNITS = {"min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 7 * 86400}
+# A hand-edited URL can carry any text: at most 18 digits still fits the database's integer.
+AN_ID = re.compile(r"\d{1,18}")
 
 
 def parse_delivery_time(text, fallback=STUCK_FALLBACK):
@@ -76,43 +79,64 @@ class HasErrorFilter(admin.SimpleListFilter):
         return queryset
 
 
-class BatchFilter(admin.SimpleListFilter):
+class FieldValueFilter(admin.SimpleListFilter):
+    """Orders whose `field` equals the chosen value; all of them when none is chosen."""
+
+    field = None
+
+    def chosen(self):
+        return self.value()
+
+    def queryset(self, request, queryset):
+        chosen = self.chosen()
+        return queryset.filter(**{self.field: chosen}) if chosen else queryset
+
+
+class IdFilter(FieldValueFilter):
+    """A FieldValueFilter on a foreign key's id.
+
+    A value that is no id is a bad lookup (the admin shows its "?e=1" page), never a 500.
+    """
+
+    def chosen(self):
+        value = self.value()
+        if value and not AN_ID.fullmatch(value):
+            raise IncorrectLookupParameters(f"{self.parameter_name}: {value!r} is not an id")
+        return value
+
+
+class BatchFilter(IdFilter):
     """The recent batches (and the chosen one); the batch page links here."""
 
     title = "batch"
     parameter_name = "batch__id__exact"
+    field = "batch_id"
 
     def lookups(self, request, model_admin):
         batches = Batch.objects.order_by("-created_at")[:RECENT_BATCHES]
         choices = [(str(b.pk), str(b)) for b in batches]
-        if self.value() and self.value() not in {pk for pk, _ in choices}:
-            chosen = Batch.objects.filter(pk=self.value()).first()
-            choices.insert(0, (self.value(), str(chosen or f"Batch {self.value()}")))
+        chosen = self.chosen()
+        if chosen and chosen not in {pk for pk, _ in choices}:
+            batch = Batch.objects.filter(pk=chosen).first()
+            choices.insert(0, (chosen, str(batch or f"Batch {chosen}")))
         return choices
 
-    def queryset(self, request, queryset):
-        return queryset.filter(batch_id=self.value()) if self.value() else queryset
 
-
-class ServiceFilter(admin.SimpleListFilter):
+class ServiceFilter(IdFilter):
     """The services of recent batches, not all ~240 of the catalogue."""
 
     title = "service"
     parameter_name = "service__id__exact"
+    field = "service_id"
 
     def lookups(self, request, model_admin):
         recent = Batch.objects.order_by("-created_at").values("service_id")[:50]
-        services = Service.objects.filter(Q(pk__in=recent) | Q(pk=self.value() or 0))
+        services = Service.objects.filter(Q(pk__in=recent) | Q(pk=self.chosen() or 0))
         return [(str(s.pk), f"{s.title} ({s.pk})") for s in services]
 
-    def queryset(self, request, queryset):
-        return queryset.filter(service_id=self.value()) if self.value() else queryset
 
-
-class RecentValueFilter(admin.SimpleListFilter):
+class RecentValueFilter(FieldValueFilter):
     """The most frequent values of one result field among the last 30 days' orders."""
-
-    field = None
 
     def lookups(self, request, model_admin):
         since = timezone.now() - timedelta(days=RECENT_DAYS)
@@ -128,9 +152,6 @@ class RecentValueFilter(admin.SimpleListFilter):
         if self.value() and self.value() not in {v for v, _ in choices}:
             choices.insert(0, (self.value(), self.value()))
         return choices
-
-    def queryset(self, request, queryset):
-        return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
 
 
 class CarrierFilter(RecentValueFilter):

@@ -17,11 +17,6 @@ FILE_HELP = (
 )
 
 
-class ServiceChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, service):
-        return f"{service.title} (${service.price}, {service.delivery_time or 'time unknown'})"
-
-
 def active_services():
     return Service.objects.filter(active=True).order_by("title")
 
@@ -29,7 +24,7 @@ def active_services():
 class BatchImportForm(ImportForm):
     """Upload step. The file's format is found from its content, so `format` is fixed."""
 
-    service = ServiceChoiceField(queryset=active_services())
+    service = forms.ModelChoiceField(queryset=active_services())  # labelled by Service.__str__
     check_again = forms.BooleanField(
         label="Check again", required=False, help_text=CHECK_AGAIN_HELP
     )

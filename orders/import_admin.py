@@ -55,9 +55,6 @@ class OrderImportMixin(ImportMixin):
     import_form_class = BatchImportForm
     confirm_form_class = ConfirmBatchImportForm
     import_template_name = "admin/orders/order/import.html"
-    # ImportMixin replaces the list's template with its own, which then extends this one:
-    # name the Order list's template so its additions stay under the Import button.
-    change_list_template = "admin/orders/order/change_list.html"
     tmp_storage_class = OnceTempFolderStorage
 
     def has_import_permission(self, request):

@@ -107,9 +107,6 @@ class OrderQuerySet(models.QuerySet):
     def in_flight(self):
         return self.filter(status=Order.Status.SUBMITTING)
 
-    def open(self):
-        return self.filter(status__in=Order.OPEN_STATUSES)
-
     def awaiting_result(self):
         return self.filter(status__in=[Order.Status.PENDING, Order.Status.IN_PROCESS])
 
@@ -192,10 +189,6 @@ class Order(models.Model):
 
     def __str__(self):
         return f"{self.imei} ({self.get_status_display()})"
-
-    @property
-    def is_open(self):
-        return self.status in self.OPEN_STATUSES
 
     # -- transitions ---------------------------------------------------------------------------
 

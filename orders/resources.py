@@ -24,10 +24,9 @@ from submissions import services as submission_services
 
 from .importing import check_rows, read_imei_file
 from .models import Batch, Order, Service
+from .search import found_imeis
 
 BULK_BATCH_SIZE = 1000
-# Well under SQLite's limit on query parameters.
-LOOKUP_CHUNK = 900
 ALREADY_SHOWN = 5
 # An order in these states never reached the provider: ordering the IMEI again is no repeat.
 NOT_ORDERED_STATUSES = [Order.Status.CANCELLED, Order.Status.FAILED]
@@ -151,14 +150,8 @@ def make_plan(checked, service, check_again, file_name):
 
 def already_ordered(imeis, service):
     """The IMEIs of `imeis` with a live order for `service`, in file order."""
-    found = set()
-    for start in range(0, len(imeis), LOOKUP_CHUNK):
-        chunk = imeis[start : start + LOOKUP_CHUNK]
-        found.update(
-            Order.objects.filter(service=service, imei__in=chunk)
-            .exclude(status__in=NOT_ORDERED_STATUSES)
-            .values_list("imei", flat=True)
-        )
+    live = Order.objects.filter(service=service).exclude(status__in=NOT_ORDERED_STATUSES)
+    found = found_imeis(live, imeis)
     return [imei for imei in imeis if imei in found]
 
 

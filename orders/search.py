@@ -23,12 +23,21 @@ SESSION_KEY = "imei_lists"
 KEPT_LISTS = 3
 
 
+def split_terms(text):
+    """The words of pasted text, split on whitespace, commas and semicolons."""
+    return [t for t in SEPARATORS.split(text) if t]
+
+
+def unique(terms):
+    return list(dict.fromkeys(terms))
+
+
 def imei_terms(search_term):
     """The IMEIs of a multi-IMEI query, in order and without repeats; None for other queries."""
-    terms = [t for t in SEPARATORS.split(search_term.strip()) if t]
+    terms = split_terms(search_term)
     if len(terms) < 2 or not all(IMEI_LIKE.fullmatch(t) for t in terms):
         return None
-    return list(dict.fromkeys(terms))
+    return unique(terms)
 
 
 def chunks(values, size=None):
@@ -92,9 +101,11 @@ class ImeiListFilter(admin.SimpleListFilter):
 
 
 class MultiImeiSearchMixin:
-    """Goes before admin.ModelAdmin: a search of several IMEIs becomes `imei__in`."""
+    """Goes before admin.ModelAdmin: a search of several IMEIs becomes `imei__in`.
 
-    change_list_template = "admin/orders/order/change_list.html"
+    The "many IMEIs" box that posts to `imei_list_view` is in OrderAdmin's list template.
+    """
+
     search_help_text = (
         "An IMEI or provider order id, or several IMEIs separated by spaces or commas."
     )
@@ -114,7 +125,7 @@ class MultiImeiSearchMixin:
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = reverse("admin:orders_order_changelist")
-        imeis = list(dict.fromkeys(t for t in SEPARATORS.split(request.POST.get("imeis", "")) if t))
+        imeis = unique(split_terms(request.POST.get("imeis", "")))
         if not imeis:
             messages.warning(request, "Paste at least one IMEI.")
             return HttpResponseRedirect(changelist)

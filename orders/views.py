@@ -14,7 +14,7 @@ from django.utils.formats import number_format
 
 from .charts import status_chart
 from .models import Batch, Order
-from .stats import batch_counts, batch_progress
+from .stats import batch_counts, batch_progress, order_list_url
 
 POLL_SECONDS = 3
 
@@ -76,30 +76,24 @@ def progress_payload(batch):
 
 
 def batch_links(batch):
-    """Links of the batch page: export and the filtered order lists."""
-    orders = reverse("admin:orders_order_changelist")
-    base = f"{orders}?batch__id__exact={batch.pk}"
+    """Links of the batch page: export, the live endpoints and the batch's order lists."""
     return {
-        "export": reverse("admin:orders_batch_changelist") + f"{batch.pk}/export/",
+        "export": reverse("admin:orders_batch_export", args=[batch.pk]),
         "progress": reverse("admin:orders_batch_progress", args=[batch.pk]),
         "chart": reverse("admin:orders_batch_chart", args=[batch.pk]),
-        "orders": base,
-        "failed": f"{base}&status__exact={Order.Status.FAILED}",
-        "unknown": f"{base}&status__exact={Order.Status.UNKNOWN}",
-        "rejected": f"{base}&status__exact={Order.Status.REJECTED}",
-        "errors": f"{base}&has_error=yes",
+        "orders": order_list_url(batch__id__exact=batch.pk),
+        "errors": order_list_url(batch__id__exact=batch.pk, has_error="yes"),
     }
 
 
 def status_rows(payload, batch):
     """(status, label, count as shown, url) for the counts table."""
-    base = reverse("admin:orders_order_changelist") + f"?batch__id__exact={batch.pk}"
     return [
         (
             status,
             status.label,
             payload["display"][f"count_{status}"],
-            f"{base}&status__exact={status}",
+            order_list_url(batch__id__exact=batch.pk, status__exact=status),
         )
         for status in Order.Status
     ]

@@ -202,15 +202,28 @@ class Driver:
 
     def record_call(self, order, sent_at, call):
         if call.placed is not None:
-            placed = call.placed
-            order.mark_placed(placed.remote_id, placed.status, placed.raw, call.latency)
-            self.summary["placed"] += 1
-            self.succeeded = True
+            self.record_placed(order, call.placed, call.latency)
         elif isinstance(call.error, ProviderError):
             self.record_provider_error(order, sent_at, call.error, call.latency)
         else:
             reason = f"Unexpected error during the call; it may have been placed: {call.error!r}"
             self.record_unknown(order, reason, call.latency)
+
+    def record_placed(self, order, placed, latency):
+        self.succeeded = True
+        if order.mark_placed(placed.remote_id, placed.status, placed.raw, latency):
+            self.summary["placed"] += 1
+            return
+        order.refresh_from_db(fields=["status", "remote_id"])
+        if order.remote_id == placed.remote_id:
+            return  # recorded already, by a turn whose commit outlived a database error
+        # The answer came after the sweep moved the order on (the call outlived its lease):
+        # the provider charged it, and this line is the only place its id is kept.
+        self.error = (
+            f"Order {order.pk} ({order.imei}) was placed as {placed.remote_id} after it had "
+            f"become {order.status}; record that id by hand"
+        )
+        log.error("%s: %s", self.error, placed.raw)
 
     def record_provider_error(self, order, sent_at, error, latency):
         self.error = f"{error.kind}: {error.message}"

@@ -8,9 +8,7 @@ placeorder can charge twice, so every decision to send again belongs to the call
 import ipaddress
 import logging
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 import requests
@@ -18,6 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from .provider_xml import MalformedAnswer, parse_answer
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +54,19 @@ class ProviderError(Exception):
         return f"ProviderError({self.kind!r}, {self.message!r}, status_code={self.status_code!r})"
 
 
+class InvalidRequest(ProviderError, ValueError):
+    """Arguments refused before any request: certainly not sent, never charged (PERMANENT).
+
+    A ValueError too, for callers that validate input; the engine must see a ProviderError,
+    because any other exception during placeorder means "may have been placed".
+    """
+
+    def __init__(self, message):
+        super().__init__(ProviderError.PERMANENT, message)
+
+
 class InsecureBaseURL(ImproperlyConfigured, ValueError):
     """A base URL the provider cannot serve; both a ValueError and ImproperlyConfigured."""
-
-
-class MalformedAnswer(ValueError):
-    """A body that is not the XML the protocol page describes."""
 
 
 @dataclass(frozen=True)
@@ -68,126 +75,6 @@ class PlacedOrder:
     imei: str
     status: str
     raw: str
-
-
-@dataclass(frozen=True)
-class RemoteOrder:
-    remote_id: int
-    imei: str
-    status: str
-    code: str
-    package: str
-    requested_at: str
-    raw: str
-
-
-@dataclass(frozen=True)
-class CatalogueEntry:
-    id: int
-    title: str
-    category: str
-    price: Decimal
-    delivery_time: str
-    must_read: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """Everything one body may carry; lists are empty when absent."""
-
-    errors: tuple
-    orders: tuple
-    duplicates: tuple
-    packages: tuple
-
-
-# -- parsing ---------------------------------------------------------------------------------
-
-# The provider declares `<?phpxml ...?>`, which no XML parser accepts; a normal one may follow
-# a proxy's rewrite. Both are dropped, and the body is wrapped so that repeated root elements
-# (no <result> container) still parse.
-_DECLARATION_RE = re.compile(r"^\ufeff?\s*<\?(?:php)?xml\b.*?\?>", re.IGNORECASE | re.DOTALL)
-# An unescaped <br> is not well-formed XML; self-closing it keeps such a body readable.
-_OPEN_BR_RE = re.compile(r"<br\s*>", re.IGNORECASE)
-
-
-def parse_answer(body):
-    """Parse one answer body into an `Answer`; raises MalformedAnswer when it is not XML."""
-    text = _OPEN_BR_RE.sub("<br/>", _DECLARATION_RE.sub("", body.strip(), count=1))
-    try:
-        root = ET.fromstring(f"<envelope>{text}</envelope>")
-    except ET.ParseError as exc:
-        raise MalformedAnswer(f"not XML ({exc})") from None
-    return Answer(
-        errors=tuple(_leaf_text(el) for el in _find_all(root, "error")),
-        orders=tuple(_order(el) for el in _find_all(root, "imeis") if _child(el, "id") is not None),
-        duplicates=tuple(_duplicates(root)),
-        # getimeis also has a <package> (the service title): a catalogue Package has an id.
-        packages=tuple(
-            _package(el) for el in _find_all(root, "package") if _child(el, "packageid") is not None
-        ),
-    )
-
-
-def _find_all(root, name):
-    return [el for el in root.iter() if el.tag.lower() == name]
-
-
-def _child(el, name):
-    return next((c for c in el if c.tag.lower() == name), None)
-
-
-def _leaf_text(el):
-    """The text of a leaf, stripped; inner markup (rare, e.g. `<br/>`) is kept as markup."""
-    if el is None:
-        return ""
-    inner = (el.text or "") + "".join(ET.tostring(c, encoding="unicode") for c in el)
-    return inner.strip()
-
-
-def _field(el, name):
-    return _leaf_text(_child(el, name))
-
-
-def _int_field(el, name):
-    value = _field(el, name)
-    if not value.isdigit():
-        raise MalformedAnswer(f"<{name}> is {value!r}, not a number")
-    return int(value)
-
-
-def _order(el):
-    return RemoteOrder(
-        remote_id=_int_field(el, "id"),
-        imei=_field(el, "imei"),
-        status=_field(el, "status"),
-        code=_field(el, "code"),
-        package=_field(el, "package"),
-        requested_at=_field(el, "requestedat"),
-        raw=ET.tostring(el, encoding="unicode").strip(),
-    )
-
-
-def _duplicates(root):
-    for container in _find_all(root, "imeiduplicates"):
-        for el in _find_all(container, "imei"):
-            yield from (imei.strip() for imei in _leaf_text(el).split(",") if imei.strip())
-
-
-def _package(el):
-    price = _field(el, "packageprice").lstrip("$").replace(",", "")
-    try:
-        price = Decimal(price)
-    except InvalidOperation:
-        raise MalformedAnswer(f"<PackagePrice> is {price!r}, not a price") from None
-    return CatalogueEntry(
-        id=_int_field(el, "packageid"),
-        title=_field(el, "packagetitle"),
-        category=_field(el, "category"),
-        price=price,
-        delivery_time=_field(el, "timetaken"),
-        must_read=_field(el, "mustread"),
-    )
 
 
 # -- classification --------------------------------------------------------------------------
@@ -272,11 +159,17 @@ def _is_loopback(host):
 
 def check_imei(imei):
     if not isinstance(imei, str) or not IMEI_RE.fullmatch(imei):
-        raise ValueError(
-            f"placeorder takes exactly one 15-digit IMEI per call, not {imei!r} (the provider "
-            "silently orders only the last IMEI of a comma list)"
+        raise InvalidRequest(
+            f"Not sent: placeorder takes exactly one 15-digit IMEI per call, not {imei!r} (the "
+            "provider silently orders only the last IMEI of a comma list)"
         )
     return imei
+
+
+def check_service_id(service_id):
+    if isinstance(service_id, bool) or not isinstance(service_id, int) or service_id <= 0:
+        raise InvalidRequest(f"Not sent: service_id must be a positive int, not {service_id!r}")
+    return service_id
 
 
 # -- the client ------------------------------------------------------------------------------
@@ -326,10 +219,12 @@ class GsmFusionClient:
         return list(answer.packages)
 
     def place_order(self, imei, service_id):
-        """Place one order. Raises ProviderError; UNKNOWN_OUTCOME means it may exist."""
+        """Place one order. Raises ProviderError; UNKNOWN_OUTCOME means it may exist.
+
+        Bad arguments raise InvalidRequest (PERMANENT) before any request is made.
+        """
         check_imei(imei)
-        if isinstance(service_id, bool) or not isinstance(service_id, int) or service_id <= 0:
-            raise ValueError(f"service_id must be a positive int, not {service_id!r}")
+        check_service_id(service_id)
         body = self._call("placeorder", {"imei": imei, "networkId": str(service_id)})
         try:
             answer = parse_answer(body)
@@ -342,7 +237,7 @@ class GsmFusionClient:
         """Status and result of up to MAX_IDS_PER_CALL orders; unknown ids are left out."""
         ids = [int(remote_id) for remote_id in remote_ids]
         if len(ids) > MAX_IDS_PER_CALL:
-            raise ValueError(f"getimeis takes at most {MAX_IDS_PER_CALL} ids, not {len(ids)}")
+            raise InvalidRequest(f"getimeis takes at most {MAX_IDS_PER_CALL} ids, not {len(ids)}")
         if not ids:
             return []
         answer = self._call_and_parse("getimeis", {"orderIds": ",".join(map(str, ids))})

@@ -52,6 +52,9 @@ def resume_batch(batch, actor):
     return resumed
 
 
+SENT_OR_SENDING = [*Order.SENT_STATUSES, Order.Status.SUBMITTING, Order.Status.UNKNOWN]
+
+
 @dataclass(frozen=True)
 class Cancelled:
     batch_cancelled: bool
@@ -69,9 +72,6 @@ def cancel_batch(batch, actor):
         cancelled = sum(order.cancel(actor=actor) for order in queued)
         sent = batch.orders.filter(status__in=SENT_OR_SENDING).count()
     return Cancelled(True, cancelled, sent)
-
-
-SENT_OR_SENDING = [*Order.SENT_STATUSES, Order.Status.SUBMITTING, Order.Status.UNKNOWN]
 
 
 def sync_statuses_now(orders=None):

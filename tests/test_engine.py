@@ -12,7 +12,8 @@ from orders.models import Batch, Order
 from submissions import claims, engine, lease
 from submissions.limits import AdaptiveConcurrency, TokenBucket
 from submissions.models import Dispatcher
-from submissions.provider import PlacedOrder, ProviderError, RemoteOrder
+from submissions.provider import PlacedOrder, ProviderError
+from submissions.provider_xml import RemoteOrder
 from tests.fixtures.factories import make_batch, make_order
 
 COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"
@@ -169,6 +170,23 @@ def test_a_permanent_error_fails_the_order_with_the_provider_text(order, enqueue
     assert (order.status, order.last_error) == (Order.Status.FAILED, "Insufficient balance!")
 
 
+def test_an_order_the_client_refuses_to_send_fails_instead_of_going_unknown(
+    db, enqueued, fake_provider, provider_client
+):
+    order = make_order(batch=make_batch(state=Batch.State.QUEUED), imei="35547349605456")
+
+    run(provider_client, seconds=0.3)
+
+    order.refresh_from_db()
+    assert (order.status, order.cost, order.last_error) == (
+        Order.Status.FAILED,
+        0,
+        "Not sent: placeorder takes exactly one 15-digit IMEI per call, not '35547349605456' "
+        "(the provider silently orders only the last IMEI of a comma list)",
+    )
+    assert fake_provider.stats()["calls"] == {}
+
+
 def test_refused_credentials_pause_live_batches_and_release_the_order(order, enqueued):
     other = make_batch(orders=2, state=Batch.State.RUNNING)
     client = ScriptedClient(
@@ -234,6 +252,25 @@ def test_an_expired_lease_moves_a_submitting_order_to_unknown_and_it_is_not_rese
     assert order.status == Order.Status.UNKNOWN
     assert order.last_error == claims.SWEPT_NOTE
     assert client.calls == Counter()
+
+
+def test_an_answer_arriving_after_the_sweep_logs_the_charged_order_id(order, enqueued, caplog):
+    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+    claims.sweep_expired()  # the call outlived its lease
+    driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
+    placed = PlacedOrder(15562210, order.imei, "Pending", "<result>15562210</result>")
+
+    driver.record_call(claimed, 0.0, engine.Call(placed=placed, latency=1.0))
+    driver.close()
+
+    order.refresh_from_db()
+    assert (order.status, order.remote_id) == (Order.Status.UNKNOWN, None)
+    message = (
+        f"Order {order.pk} ({order.imei}) was placed as 15562210 after it had become unknown; "
+        "record that id by hand"
+    )
+    assert (driver.error, driver.summary["placed"]) == (message, 0)
+    assert f"{message}: <result>15562210</result>" in caplog.text
 
 
 def test_a_second_driver_exits_at_once_while_the_lease_is_live(order, enqueued):

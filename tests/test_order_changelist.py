@@ -78,6 +78,19 @@ def test_batch_service_and_status_filters(staff_client, db):
     assert second.orders.count() == 2
 
 
+@pytest.mark.parametrize(
+    "query", ["batch__id__exact=abc", "service__id__exact=1x", "batch__id__exact=" + "9" * 20]
+)
+def test_a_batch_or_service_filter_that_is_no_id_is_a_bad_lookup_not_an_error(
+    staff_client, db, query
+):
+    make_batch(orders=1)
+
+    response = staff_client.get(f"{LIST}?{query}")
+
+    assert (response.status_code, response["Location"]) == (302, f"{LIST}?e=1")
+
+
 def test_changelist_costs_the_same_queries_for_many_rows(
     staff_client, db, django_assert_max_num_queries
 ):

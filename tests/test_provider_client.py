@@ -154,6 +154,32 @@ def test_it_refuses_anything_but_one_15_digit_imei_before_any_request(provider_c
         provider_client.place_order(imei, 1739)
 
 
+@pytest.mark.parametrize(
+    ("imei", "service_id", "message"),
+    [
+        (
+            "35547349605456",
+            1739,
+            "Not sent: placeorder takes exactly one 15-digit IMEI per call, not '35547349605456' "
+            "(the provider silently orders only the last IMEI of a comma list)",
+        ),
+        (IMEI, 0, "Not sent: service_id must be a positive int, not 0"),
+        (IMEI, "1739", "Not sent: service_id must be a positive int, not '1739'"),
+    ],
+)
+def test_it_refuses_bad_placeorder_arguments_as_a_permanent_error_without_sending(
+    provider_client, fake_provider, imei, service_id, message
+):
+    error = error_of(provider_client.place_order, imei, service_id)
+
+    assert (type(error).__name__, error.kind, error.message) == (
+        "InvalidRequest",
+        ProviderError.PERMANENT,
+        message,
+    )
+    assert fake_provider.stats()["calls"] == {}
+
+
 def test_it_refuses_more_than_100_ids_before_any_request(provider_client, fake_provider):
     with pytest.raises(ValueError, match="^getimeis takes at most 100 ids, not 101$"):
         provider_client.order_statuses(range(1, 102))

@@ -4,14 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from submissions.provider import (
-    MalformedAnswer,
-    PlacedOrder,
-    ProviderError,
-    error_from_text,
-    parse_answer,
-    placed_order_from,
-)
+from submissions.provider import PlacedOrder, ProviderError, error_from_text, placed_order_from
+from submissions.provider_xml import MalformedAnswer, parse_answer
 from tests.fixtures.provider import provider_sample
 
 TITLE = "Apple iPhone IMEI Carrier + Simlock + FMI + WW + Activation Etc 🔥Hot Exclusive Checker🔥"
@@ -129,6 +123,13 @@ def test_it_treats_an_empty_result_of_placeorder_as_an_unknown_outcome():
 def test_it_refuses_a_truncated_body():
     with pytest.raises(MalformedAnswer, match="^not XML"):
         parse_answer(provider_sample("placeorder_truncated"))
+
+
+def test_it_refuses_an_order_id_of_non_ascii_digits_as_malformed():
+    body = "<result><imeis><id>1556²</id><imei>355473496054560</imei></imeis></result>"
+
+    with pytest.raises(MalformedAnswer, match="^<id> is '1556²', not a number$"):
+        parse_answer(body)
 
 
 def test_it_parses_many_orders_with_escaped_html_in_their_code():

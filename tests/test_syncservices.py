@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from orders.models import Service
 from submissions.catalogue import refresh_if_stale, sync_services
-from submissions.provider import CatalogueEntry, ProviderError
+from submissions.provider import ProviderError
+from submissions.provider_xml import CatalogueEntry
 from tests.fixtures.factories import make_service
 
 pytestmark = pytest.mark.django_db

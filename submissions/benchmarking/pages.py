@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
@@ -126,6 +127,4 @@ def time_pages(client, config):
 
 
 def largest_batch():
-    from django.db.models import Count
-
     return Batch.objects.annotate(n=Count("orders")).order_by("-n", "id").first()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from orders.importing import luhn_valid
 from orders.models import Batch, Order, OrderEvent, Service
 
-from ..fakefusion import CATALOGUE
+from ..fakefusion_data import CATALOGUE
 from ..provider import GsmFusionClient, ProviderError
 
 IMPORT_URL = "/admin/orders/order/import/"
@@ -40,18 +40,12 @@ def imeis(phase, count, start=0):
 
 
 def with_check_digit(body):
-    """The 14-digit body plus its Luhn digit (the body's last digit is the first doubled)."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (1 if i % 2 else 2)
-        total += d - 9 if d > 9 else d
-    imei = body + str(-total % 10)
-    assert luhn_valid(imei), imei
-    return imei
+    """The 14-digit body plus its Luhn check digit (exactly one digit fits)."""
+    return body + next(d for d in "0123456789" if luhn_valid(body + d))
 
 
 def ensure_service():
-    service_id, title, category, price, delivery, must_read = CATALOGUE[0]
+    service_id, title, category, price, *_ = CATALOGUE[0]
     service, _ = Service.objects.get_or_create(
         id=service_id,
         defaults={"title": title, "category": category, "price": price},
