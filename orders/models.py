@@ -57,6 +57,9 @@ class Batch(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
 
+    # Batches whose queued orders are sent (paused, cancelled and done ones are not).
+    LIVE_STATES = [State.QUEUED, State.RUNNING]
+
     class Meta:
         verbose_name_plural = "batches"
         ordering = ["-created_at"]
@@ -101,7 +104,7 @@ class OrderQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(
             status=Order.Status.QUEUED,
-            batch__state__in=[Batch.State.QUEUED, Batch.State.RUNNING],
+            batch__state__in=Batch.LIVE_STATES,
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
 
     def in_flight(self):
@@ -218,11 +221,15 @@ class Order(models.Model):
         return True
 
     def mark_placed(self, remote_id, remote_status, raw, latency=None):
-        """submitting -> pending (or whatever first status the provider gave): it charged us."""
+        """submitting -> pending (or whatever first status the provider gave): it charged us.
+
+        Also from unknown: an answer that arrives after the order was given up on (its call
+        outlived the lease) still proves the order exists, and its id must not be lost.
+        """
         now = timezone.now()
         new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower(), self.Status.PENDING)
         return self._move(
-            [self.Status.SUBMITTING],
+            [self.Status.SUBMITTING, self.Status.UNKNOWN],
             new_status,
             detail=raw,
             latency=latency,
@@ -346,7 +353,9 @@ class Order(models.Model):
             self.Status.QUEUED,
             detail=note,
             actor=actor,
-            placed_id_unknown=self.status == self.Status.UNKNOWN,
+            # Once an order may have been placed, it stays so: a later `IMEI already exists!`
+            # then means "charged once", whatever happened in between.
+            placed_id_unknown=self.placed_id_unknown or self.status == self.Status.UNKNOWN,
             attempts=0,
             next_attempt_at=None,
             finished_at=None,

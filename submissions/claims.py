@@ -15,7 +15,6 @@ from .models import Dispatcher
 
 log = logging.getLogger(__name__)
 
-LIVE_BATCH_STATES = [Batch.State.QUEUED, Batch.State.RUNNING]
 SWEPT_NOTE = (
     "The worker sending this order stopped before it recorded the provider's answer (its "
     "lease expired). It may have been placed, so it is not sent again automatically."
@@ -50,6 +49,15 @@ def start_batches(batch_ids):
         batch.mark_running()
 
 
+def extend_leases(order_ids, lease):
+    """Keep the leases of calls still running in this driver: only a dead worker's expire."""
+    return (
+        Order.objects.in_flight()
+        .filter(pk__in=order_ids)
+        .update(lease_expires_at=timezone.now() + lease)
+    )
+
+
 def sweep_expired(now=None):
     """Orders left `submitting` past their lease (a killed worker) -> unknown; never re-sent."""
     now = now or timezone.now()
@@ -74,12 +82,12 @@ def finish_batches():
 def work_remains():
     """Anything a driver must still do: send, wait for an answer, or poll a result."""
     return Order.objects.filter(
-        Q(status=Order.Status.QUEUED, batch__state__in=LIVE_BATCH_STATES)
+        Q(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
         | Q(status__in=[Order.Status.SUBMITTING, Order.Status.PENDING, Order.Status.IN_PROCESS])
     ).exists()
 
 
 def pause_live_batches(note):
     """Stop every queued or running batch (the provider refused our credentials)."""
-    batches = Batch.objects.filter(state__in=LIVE_BATCH_STATES)
+    batches = Batch.objects.filter(state__in=Batch.LIVE_STATES)
     return sum(batch.pause(note) for batch in batches)

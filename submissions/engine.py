@@ -168,6 +168,9 @@ class Driver:
             self.stopped = self.stopped or "lease lost"
             log.error("Driver lease lost; stopping without claiming more")
             return False
+        # Our own calls first: one slower than its lease (DNS, a trickling answer) is still
+        # ours, and its answer must be recorded, not swept to unknown.
+        claims.extend_leases([order.pk for order, _ in self.sends.values()], self.order_lease)
         claims.sweep_expired()
         claims.finish_batches()
         self.limit.creep()

@@ -119,7 +119,7 @@ def _never_connected(exc):
     return isinstance(_cause(exc), NewConnectionError | ConnectTimeoutError)
 
 
-def error_from_status(status_code, raw):
+def error_from_status(status_code, raw, action=""):
     if status_code in TRANSIENT_STATUS_CODES:
         return ProviderError(
             ProviderError.TRANSIENT, f"HTTP {status_code}: try again later", raw, status_code
@@ -127,6 +127,10 @@ def error_from_status(status_code, raw):
     if 300 <= status_code < 400:
         message = f"HTTP {status_code} redirect: the base URL is wrong (http instead of https?)"
         return ProviderError(ProviderError.PERMANENT, message, raw, status_code)
+    if status_code >= 500 and action == "placeorder":
+        # A server error other than the gateway ones may come after the order was created.
+        message = f"HTTP {status_code}: the provider failed while placing it; the order may exist"
+        return ProviderError(ProviderError.UNKNOWN_OUTCOME, message, raw, status_code)
     return ProviderError(ProviderError.PERMANENT, f"HTTP {status_code}", raw, status_code)
 
 
@@ -272,7 +276,7 @@ class GsmFusionClient:
         body = response.content.decode("utf-8", errors="replace")
         log.debug("GSM Fusion %s answered HTTP %s", action, response.status_code)
         if response.status_code != 200:
-            raise error_from_status(response.status_code, body[:2000])
+            raise error_from_status(response.status_code, body[:2000], action)
         return body
 
 

@@ -254,7 +254,7 @@ def test_an_expired_lease_moves_a_submitting_order_to_unknown_and_it_is_not_rese
     assert client.calls == Counter()
 
 
-def test_an_answer_arriving_after_the_sweep_logs_the_charged_order_id(order, enqueued, caplog):
+def test_an_answer_arriving_after_the_sweep_still_records_the_charged_order(order, enqueued):
     (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
     claims.sweep_expired()  # the call outlived its lease
     driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
@@ -264,13 +264,40 @@ def test_an_answer_arriving_after_the_sweep_logs_the_charged_order_id(order, enq
     driver.close()
 
     order.refresh_from_db()
-    assert (order.status, order.remote_id) == (Order.Status.UNKNOWN, None)
+    assert (order.status, order.remote_id, order.cost) == (
+        Order.Status.PENDING,
+        15562210,
+        order.service.price,
+    )
+    assert driver.summary["placed"] == 1
+
+
+def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueued, caplog):
+    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+    claims.sweep_expired()
+    Order.objects.get(pk=order.pk).requeue(include_unknown=True)
+    driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
+    placed = PlacedOrder(15562210, order.imei, "Pending", "<result>15562210</result>")
+
+    driver.record_call(claimed, 0.0, engine.Call(placed=placed, latency=1.0))
+    driver.close()
+
+    order.refresh_from_db()
+    assert (order.status, order.remote_id) == (Order.Status.QUEUED, None)
     message = (
-        f"Order {order.pk} ({order.imei}) was placed as 15562210 after it had become unknown; "
+        f"Order {order.pk} ({order.imei}) was placed as 15562210 after it had become queued; "
         "record that id by hand"
     )
     assert (driver.error, driver.summary["placed"]) == (message, 0)
     assert f"{message}: <result>15562210</result>" in caplog.text
+
+
+def test_a_driver_keeps_the_leases_of_its_own_calls_so_the_sweep_spares_them(order):
+    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+
+    assert claims.extend_leases([claimed.pk], timedelta(seconds=60)) == 1
+    assert claims.sweep_expired() == 0
+    assert Order.objects.get(pk=order.pk).status == Order.Status.SUBMITTING
 
 
 def test_a_second_driver_exits_at_once_while_the_lease_is_live(order, enqueued):

@@ -332,7 +332,6 @@ def test_it_classifies_gateway_errors_as_transient(scripted, status):
 @pytest.mark.parametrize(
     ("status", "message"),
     [
-        (500, "HTTP 500"),
         (404, "HTTP 404"),
         (301, "HTTP 301 redirect: the base URL is wrong (http instead of https?)"),
     ],
@@ -348,6 +347,27 @@ def test_it_classifies_other_http_statuses_as_permanent(scripted, status, messag
         message,
     )
     assert len(server.requests) == 1  # the redirect was not followed
+
+
+def test_it_classifies_a_server_error_on_placeorder_as_unknown_outcome(scripted):
+    server, client = scripted((500, ""))
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.status_code, error.message) == (
+        ProviderError.UNKNOWN_OUTCOME,
+        500,
+        "HTTP 500: the provider failed while placing it; the order may exist",
+    )
+    assert len(server.requests) == 1
+
+
+def test_it_classifies_a_server_error_on_a_read_as_permanent(scripted):
+    server, client = scripted((500, ""))
+
+    error = error_of(client.order_statuses, [15562209])
+
+    assert (error.kind, error.message) == (ProviderError.PERMANENT, "HTTP 500")
 
 
 def test_it_classifies_a_dropped_connection_as_unknown_outcome_and_does_not_resend(scripted):

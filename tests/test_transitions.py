@@ -17,7 +17,7 @@ ALL = list(S)
 TRANSITIONS = {
     "mark_placed": (
         lambda o: o.mark_placed(15562210, "Pending", "<raw/>", 0.5),
-        [S.SUBMITTING],
+        [S.SUBMITTING, S.UNKNOWN],  # a late answer still proves the order exists
         S.PENDING,
     ),
     "mark_duplicate": (lambda o: o.mark_duplicate("<error/>"), [S.SUBMITTING], S.DUPLICATE),
@@ -76,11 +76,11 @@ def test_each_order_transition_moves_only_from_its_allowed_states(db, name, stat
 
 def test_a_stale_copy_cannot_move_an_order_someone_else_moved(db):
     order = make_order(status=S.SUBMITTING)
-    Order.objects.get(pk=order.pk).mark_unknown("the sweep got there first")
+    Order.objects.get(pk=order.pk).mark_retry("HTTP 502", timedelta(seconds=2))
 
     assert order.mark_placed(1, "Pending", "<raw/>") is False
     order.refresh_from_db()
-    assert (order.status, order.remote_id) == (S.UNKNOWN, None)
+    assert (order.status, order.remote_id) == (S.QUEUED, None)
 
 
 def test_placing_records_the_id_the_cost_and_the_first_poll(db):
@@ -187,3 +187,15 @@ def test_older_orders_are_polled_less_often(db, settings):
     waits = [Order.objects.get(pk=o.pk).next_poll_at - now for o in (fresh, old, ancient)]
     # A minute for a fresh order; a tenth of the age (18 min) for a 3-hour-old one; capped at 1 h.
     assert waits == [timedelta(minutes=1), timedelta(minutes=18), timedelta(hours=1)]
+
+
+def test_a_re_submitted_order_that_may_have_been_placed_stays_marked_so(db):
+    order = make_order(status=Order.Status.UNKNOWN)
+    order.requeue(include_unknown=True)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.FAILED)  # failed on the re-send
+    order.refresh_from_db()
+
+    order.requeue()
+
+    order.refresh_from_db()
+    assert (order.status, order.placed_id_unknown) == (Order.Status.QUEUED, True)

@@ -14,7 +14,7 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import BaseCommand, call_command
+from django.core.management import BaseCommand, CommandError, call_command
 
 
 class Command(BaseCommand):
@@ -27,6 +27,9 @@ class Command(BaseCommand):
         parser.add_argument("--complete-after", type=float, default=20.0)
 
     def handle(self, *args, **options):
+        # It resets the admin password and fakes the provider: never against a real database.
+        if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+            raise CommandError("The demo runs on its own SQLite file: unset DATABASE_URL.")
         # The fake completes orders in seconds: poll as often, so results show up quickly.
         os.environ.setdefault("STATUS_POLL_SECONDS", "5")
         # The demo always talks to its own fake provider, never to a real (paying) account.
