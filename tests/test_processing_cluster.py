@@ -52,7 +52,7 @@ def test_a_batch_is_placed_exactly_once_within_the_cap_and_completes(qcluster, m
     assert stats["peak_inflight_placeorders"] <= 8
     assert batch.orders.filter(status=Order.Status.COMPLETED).count() == 200
     assert_fake_and_database_agree(fake)
-    wait_for(lambda: Batch.objects.get(pk=batch.pk).state == Batch.State.DONE, 10, "batch done")
+    wait_for(lambda: Batch.objects.get(pk=batch.pk).state == Batch.State.DONE, 30, "batch done")
 
 
 def test_killing_the_cluster_mid_batch_places_no_imei_twice(qcluster, make_fake_provider):
@@ -60,7 +60,7 @@ def test_killing_the_cluster_mid_batch_places_no_imei_twice(qcluster, make_fake_
     batch = make_batch(orders=150, state=Batch.State.QUEUED)
     cluster = qcluster(fake, SUBMIT_CONCURRENCY=10)
     services.batch_created(batch)
-    wait_for(lambda: placed_count() >= 30, 30, "the first orders are placed")
+    wait_for(lambda: placed_count() >= 30, 60, "the first orders are placed")
 
     cluster.kill()
     # The cluster is dead: let its leases lapse now instead of waiting for them.
@@ -102,13 +102,13 @@ def test_refused_credentials_pause_the_batch_and_place_nothing(qcluster, make_fa
     qcluster(fake, GSM_FUSION_API_KEY="WRONG-WRONG-WRONG-WRONG-WRONG")
 
     services.batch_created(batch)
-    wait_for(lambda: Batch.objects.get(pk=batch.pk).state == Batch.State.PAUSED, 30, "batch paused")
+    wait_for(lambda: Batch.objects.get(pk=batch.pk).state == Batch.State.PAUSED, 60, "batch paused")
 
     batch.refresh_from_db()
     assert batch.note == (
         "Provider rejected our credentials: Invalid API Key! — fix GSM_FUSION_* and resume."
     )
-    wait_for(lambda: not Order.objects.in_flight().exists(), 10, "in-flight calls recorded")
+    wait_for(lambda: not Order.objects.in_flight().exists(), 30, "in-flight calls recorded")
     assert batch.orders.filter(status=Order.Status.QUEUED, attempts=0).count() == 20
     assert fake.stats()["orders_created"] == 0
 
@@ -128,6 +128,6 @@ def test_the_resubmit_action_sends_failed_orders_again(qcluster, make_fake_provi
     )
 
     assert response.status_code == 302
-    wait_for(none_open, 30, "the re-submitted orders complete")
+    wait_for(none_open, 60, "the re-submitted orders complete")
     assert sorted(o["imei"] for o in fake.orders()) == sorted(o.imei for o in failed)
     assert set(batch.orders.values_list("status", flat=True)) == {Order.Status.COMPLETED}
