@@ -86,7 +86,6 @@ def dispatcher_limits():
     rate = settings.SUBMIT_RATE_PER_MINUTE or None
     if dispatcher is not None:
         concurrency = dispatcher.effective_concurrency or concurrency
-        rate = dispatcher.effective_rate_per_minute or rate
     return concurrency, rate, dispatcher
 
 

@@ -15,7 +15,6 @@ class Dispatcher(models.Model):
         blank=True,
         help_text="Lowered after 429 answers; empty means the configured cap.",
     )
-    effective_rate_per_minute = models.PositiveIntegerField(null=True, blank=True)
     last_throttled_at = models.DateTimeField(null=True, blank=True)
     driver_token = models.UUIDField(null=True, blank=True)
     driver_expires_at = models.DateTimeField(null=True, blank=True)

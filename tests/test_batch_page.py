@@ -142,11 +142,12 @@ def test_latency_comes_from_the_last_1000_calls_only(staff_client, db):
     assert (data["latency_p95_ms"], data["latency_calls"]) == (1000, 1000)
 
 
-def test_eta_falls_back_to_latency_and_concurrency_before_throughput(staff_client, db):
+def test_eta_falls_back_to_latency_and_concurrency_before_throughput(staff_client, settings):
+    settings.SUBMIT_RATE_PER_MINUTE = 120
     batch = make_batch(orders=600)
     ids = set_status(batch, S.PENDING, 0)
     add_call_events(list(batch.orders.values_list("pk", flat=True)[:10]), [15_000] * 10)
-    Dispatcher.objects.create(pk=1, effective_concurrency=10, effective_rate_per_minute=120)
+    Dispatcher.objects.create(pk=1, effective_concurrency=10)
 
     data = staff_client.get(progress_url(batch)).json()
 

@@ -16,7 +16,6 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.PositiveSmallIntegerField(default=1, editable=False, primary_key=True, serialize=False)),
                 ('effective_concurrency', models.PositiveIntegerField(blank=True, help_text='Lowered after 429 answers; empty means the configured cap.', null=True)),
-                ('effective_rate_per_minute', models.PositiveIntegerField(blank=True, null=True)),
                 ('last_throttled_at', models.DateTimeField(blank=True, null=True)),
                 ('driver_token', models.UUIDField(blank=True, null=True)),
                 ('driver_expires_at', models.DateTimeField(blank=True, null=True)),
