@@ -78,9 +78,15 @@ INSTALLED_APPS = [
     "import_export",
     "django_q",
     "axes",
+    # The layers, bottom up: the domain, the engine (with its provider client), the staff UI.
     "orders",
     "submissions",
+    "portal",
 ]
+# The fake provider, the benchmark and the demo: development tools, off in production.
+DEV_TOOLS = env_bool("DEV_TOOLS", True)
+if DEV_TOOLS:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

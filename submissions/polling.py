@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orders.models import Order
 
-from .results import parse_result
+from .provider.results import parse_result
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from orders.stats import percent, percentile
+from portal.admin.stats import percent, percentile
 from submissions.models import Dispatcher
 from tests.fixtures.factories import make_batch, make_service
 
@@ -188,7 +188,7 @@ def test_batch_page_shows_numbers_bars_and_links(staff_client, busy_batch):
     assert 'style="width: 70.0%"' in html
     assert f'href="/admin/orders/batch/{busy_batch.pk}/export/"' in html
     assert f'data-url="/admin/orders/batch/{busy_batch.pk}/progress.json"' in html
-    assert "orders/batch_progress.js" in html
+    assert "portal/batch_progress.js" in html
     assert "<svg class='status-chart'" in html and html.count("<polygon") == 5
 
 
@@ -230,7 +230,7 @@ def test_errors_are_grouped_and_link_to_their_orders(staff_client, db):
 
 
 def test_status_chart_ends_at_the_current_counts(db):
-    from orders.charts import GROUPS, bucket_edges, series
+    from portal.admin.charts import GROUPS, bucket_edges, series
 
     now = timezone.now().replace(second=30)
     start = now - timedelta(minutes=3)

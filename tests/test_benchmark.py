@@ -11,7 +11,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from submissions.benchmarking.config import TARGETS
+from devtools.benchmark.config import TARGETS
 
 TINY = [
     "--orders", "20", "--latency", "0.05", "--jitter", "0", "--concurrency", "5",

@@ -13,7 +13,7 @@ from submissions import claims, engine, lease
 from submissions.limits import AdaptiveConcurrency, TokenBucket
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
-from submissions.provider_xml import RemoteOrder
+from submissions.provider.answers import RemoteOrder
 from tests.fixtures.factories import make_batch, make_order
 
 COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"

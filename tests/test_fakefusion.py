@@ -11,7 +11,7 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from submissions.fakefusion import FakeFusion, completed_code
+from devtools.fakefusion.server import FakeFusion, completed_code
 from tests.fixtures.factories import valid_imei
 
 KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"

@@ -6,8 +6,8 @@ and refused by the form on its size alone: its content is never read, let alone 
 
 from django.core.files.uploadedfile import TemporaryUploadedFile
 
-from orders import resources
 from orders.models import Batch, Order
+from portal.admin import resources
 from tests.fixtures.factories import valid_imei
 from tests.import_helpers import file_errors, upload
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from orders.filters import parse_delivery_time
 from orders.models import Order, OrderEvent
+from portal.admin.filters import parse_delivery_time
 from tests.fixtures.factories import make_batch, make_order, make_service, valid_imei
 
 S = Order.Status

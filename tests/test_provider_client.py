@@ -11,9 +11,9 @@ from urllib.parse import parse_qs
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from submissions.fakefusion import completed_code
+from devtools.fakefusion.server import completed_code
 from submissions.provider import GsmFusionClient, ProviderError
-from submissions.results import parse_result
+from submissions.provider.results import parse_result
 from tests.fixtures.factories import valid_imei
 from tests.fixtures.provider import provider_sample
 

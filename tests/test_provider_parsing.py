@@ -4,8 +4,13 @@ from decimal import Decimal
 
 import pytest
 
-from submissions.provider import PlacedOrder, ProviderError, error_from_text, placed_order_from
-from submissions.provider_xml import MalformedAnswer, parse_answer
+from submissions.provider.answers import MalformedAnswer, parse_answer
+from submissions.provider.client import (
+    PlacedOrder,
+    ProviderError,
+    error_from_text,
+    placed_order_from,
+)
 from tests.fixtures.provider import provider_sample
 
 TITLE = "Apple iPhone IMEI Carrier + Simlock + FMI + WW + Activation Etc 🔥Hot Exclusive Checker🔥"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from submissions.results import advanced_export_code, parse_result
+from submissions.provider.results import advanced_export_code, parse_result
 
 # The vendor's Advanced Export row in ../shared/samples/vendor-advanced-export.csv, as a code.
 SAMPLE_PAIRS = [

@@ -376,6 +376,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
         "SECRET_KEY": secrets.token_urlsafe(64),
         "DEBUG": "0",
         "SECURE_COOKIES": "1",
+        "DEV_TOOLS": "0",
         "ALLOWED_HOSTS": "portal.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
         "LOG_LEVEL": "WARNING",

@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders.models import Service
 from submissions.catalogue import refresh_if_stale, sync_services
 from submissions.provider import ProviderError
-from submissions.provider_xml import CatalogueEntry
+from submissions.provider.answers import CatalogueEntry
 from tests.fixtures.factories import make_service
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""`python -m submissions.benchmarking.cluster`: `manage.py qcluster`, counting its queries.
+"""`python -m devtools.benchmark.cluster`: `manage.py qcluster`, counting its queries.
 
 The engine has no query-count hook, so this launcher adds one from outside: every database
 connection of every cluster process gets an execute wrapper that counts queries, and each

@@ -20,11 +20,10 @@ from django.db.models import Max, Min
 from django.test import Client
 from django.utils import timezone
 
-from orders.importing import luhn_valid
+from devtools.fakefusion.data import CATALOGUE
+from orders.imei import with_check_digit
 from orders.models import Batch, Order, OrderEvent, Service
-
-from ..fakefusion_data import CATALOGUE
-from ..provider import GsmFusionClient, ProviderError
+from submissions.provider import GsmFusionClient, ProviderError
 
 IMPORT_URL = "/admin/orders/order/import/"
 CONFIRM_URL = "/admin/orders/order/process_import/"
@@ -37,11 +36,6 @@ PHASE_PREFIX = {"engine": "350", "sequential": "351", "threads": "352", "pages":
 def imeis(phase, count, start=0):
     """`count` distinct Luhn-valid IMEIs for one phase."""
     return [with_check_digit(f"{PHASE_PREFIX[phase]}{n:011d}") for n in range(start, start + count)]
-
-
-def with_check_digit(body):
-    """The 14-digit body plus its Luhn check digit (exactly one digit fits)."""
-    return body + next(d for d in "0123456789" if luhn_valid(body + d))
 
 
 def ensure_service():

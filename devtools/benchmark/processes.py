@@ -116,12 +116,12 @@ def cluster_env(config, provider, query_dir):
 
 
 class Cluster(Child):
-    """A real qcluster (via submissions.benchmarking.cluster, which counts its queries)."""
+    """A real qcluster (via devtools.benchmark.cluster, which counts its queries)."""
 
     def __init__(self, config, provider, workdir):
         self.query_dir = Path(workdir) / "queries"
         self.query_dir.mkdir(exist_ok=True)
-        command = [sys.executable, "-m", "submissions.benchmarking.cluster"]
+        command = [sys.executable, "-m", "devtools.benchmark.cluster"]
         env = cluster_env(config, provider, self.query_dir)
         super().__init__(command, Path(workdir) / "qcluster.log", env)
         self.wait_ready()

@@ -13,7 +13,7 @@ from django.db.models.functions import Cast, Substr
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .models import Order, OrderEvent
+from orders.models import Order, OrderEvent
 
 Status = Order.Status
 # Stacked bottom to top; every status belongs to exactly one group.

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from submissions.fakefusion import FakeFusion
+from devtools.fakefusion.server import FakeFusion
 
 
 def rate(value):

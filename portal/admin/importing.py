@@ -15,7 +15,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
-IMEI_LENGTH = 15
+from orders.imei import check as imei_check
+
 # Headers that name the IMEI column: a plain list's `IMEI` and the vendor export's `IMEI NO.`
 # (the export also has `IMEI 2`, which must not be taken for it).
 IMEI_HEADERS = ("IMEI", "IMEI NO.", "IMEI NO")
@@ -24,11 +25,6 @@ SHOWN_VALUE_LENGTH = 40
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
-# Excel writes long numbers as 3.52E+14 (or 3,52E+14 where the comma is the decimal mark).
-SCIENTIFIC = re.compile(r"[0-9]+([.,][0-9]*)?[eE]\+?[0-9]+")
-# Staff files carry IMEIs as `35 337008 008945 9` or `35-337008-008945-9`.
-SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
-ASCII_DIGITS = re.compile(r"[0-9]*")
 # Control bytes that never appear in a text file (tab, newlines and form feed excluded).
 BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 
@@ -195,7 +191,7 @@ def check_rows(cells):
     checked = CheckedRows()
     seen = set()
     for number, raw in cells:
-        imei, problem = check_value(raw)
+        imei, problem = imei_check(raw)
         if problem:
             checked.problem_count += 1
             if len(checked.problems) < MAX_MESSAGES:
@@ -206,34 +202,6 @@ def check_rows(cells):
             seen.add(imei)
             checked.imeis.append(imei)
     return checked
-
-
-def check_value(raw):
-    """(imei, None) for a good cell, (None, what is wrong) for a bad one."""
-    if SCIENTIFIC.fullmatch(raw):
-        return None, (
-            "was turned into scientific notation by Excel; the digits are lost. "
-            "Format the column as Text and export again."
-        )
-    value = SEPARATORS.sub("", raw)
-    if not ASCII_DIGITS.fullmatch(value):
-        return None, "contains characters other than digits"
-    if len(value) != IMEI_LENGTH:
-        digits = "digit" if len(value) == 1 else "digits"
-        return None, f"has {len(value)} {digits}; an IMEI has {IMEI_LENGTH}"
-    if not luhn_valid(value):
-        return None, "fails the IMEI check digit (Luhn)"
-    return value, None
-
-
-def luhn_valid(digits):
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
 
 
 def shorten(text, limit=SHOWN_VALUE_LENGTH):

@@ -20,10 +20,10 @@ from import_export import fields, resources
 from import_export.formats.base_formats import Format
 from import_export.results import Result, RowResult
 
+from orders.models import Batch, Order, Service
 from submissions import services as submission_services
 
 from .importing import check_rows, read_imei_file
-from .models import Batch, Order, Service
 from .search import found_imeis
 
 BULK_BATCH_SIZE = 1000

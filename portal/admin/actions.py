@@ -10,9 +10,8 @@ from django.contrib.admin import helpers
 from django.db.models import Count, Q, Sum
 from django.template.response import TemplateResponse
 
+from orders.models import Order
 from submissions import services
-
-from .models import Order
 
 
 def plural(count, word, many=None):

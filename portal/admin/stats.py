@@ -15,9 +15,8 @@ from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from orders.models import Batch, Order, OrderEvent
 from submissions.models import Dispatcher
-
-from .models import Batch, Order, OrderEvent
 
 Status = Order.Status
 WINDOW = timedelta(minutes=5)

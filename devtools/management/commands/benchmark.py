@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from submissions.benchmarking.config import PRESETS, Config
+from devtools.benchmark.config import PRESETS, Config
 
 CHILD_VARIABLE = "BENCHMARK_CONFIG"
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         child_config = os.environ.get(CHILD_VARIABLE)
         if child_config:
-            from submissions.benchmarking import run
+            from devtools.benchmark import run
 
             run.main(child_config)
             return

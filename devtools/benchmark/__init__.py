@@ -2,7 +2,7 @@
 
 - config.py: presets, options and targets
 - processes.py: the fake provider and the qcluster as subprocesses, /proc sampling
-- cluster.py: `python -m submissions.benchmarking.cluster`, a qcluster that counts its queries
+- cluster.py: `python -m devtools.benchmark.cluster`, a qcluster that counts its queries
 - phases.py: the import, the engine run and the two earlier approaches (baselines)
 - pages.py: filling the database to 100,000 orders and timing the admin pages
 - report.py: figures against targets, the printed table

@@ -2,8 +2,8 @@
 
 from django import template
 
-from orders import stats
-from orders.views import format_ms
+from portal.admin import stats
+from portal.admin.batch_page import format_ms
 
 register = template.Library()
 

@@ -7,17 +7,17 @@ from django.urls import path
 from django.utils.text import Truncator
 from django.views.decorators.http import require_POST
 
+from orders.models import Batch, Order, Service
 from submissions.catalogue import sync_services
 from submissions.provider import ProviderError
 
 from .actions import BatchActionsMixin, OrderActionsMixin
+from .batch_page import BatchPageMixin
 from .display import TimelineInline, must_read_short, must_read_text
 from .exports import BatchExportMixin, OrderExportMixin
 from .filters import ORDER_FILTERS
 from .import_admin import OrderImportMixin
-from .models import Batch, Order, Service
 from .search import MultiImeiSearchMixin
-from .views import BatchPageMixin
 
 
 @admin.register(Service)

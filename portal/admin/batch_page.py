@@ -1,7 +1,7 @@
 """The batch page: its context, the JSON progress endpoint and the admin wiring for both.
 
 `BatchPageMixin` goes before `admin.ModelAdmin` in BatchAdmin's bases. The page renders the
-numbers once; orders/static/orders/batch_progress.js then asks `<id>/progress.json` every few
+numbers once; portal/static/portal/batch_progress.js then asks `<id>/progress.json` every few
 seconds and updates them in place (no reload).
 """
 
@@ -12,8 +12,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import number_format
 
+from orders.models import Batch, Order
+
 from .charts import status_chart
-from .models import Batch, Order
 from .stats import batch_counts, batch_progress, order_list_url
 
 POLL_SECONDS = 3

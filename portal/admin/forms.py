@@ -5,7 +5,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from .models import Batch, Service
+from orders.models import Batch, Service
 
 CHECK_AGAIN_HELP = (
     "Also send IMEIs that already have an order for this service (one not cancelled or "

@@ -13,7 +13,8 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .models import Batch, Order, Service
+from orders.models import Batch, Order, Service
+
 from .search import ImeiListFilter
 
 RECENT_BATCHES = 15

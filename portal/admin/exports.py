@@ -20,9 +20,8 @@ from django.http import Http404, StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
 
-from submissions.results import advanced_export_code
-
-from .models import Order
+from orders.models import Order
+from submissions.provider.results import advanced_export_code
 
 EXPORT_PERMISSION = "orders.export_order"
 HEADER = [

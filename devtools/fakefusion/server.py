@@ -25,7 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
-from .fakefusion_data import CATALOGUE, completed_code, luhn_valid
+from orders.imei import luhn_valid
+
+from .data import CATALOGUE, completed_code
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.utils.html import format_html, strip_tags
 from django.utils.text import Truncator
 
-from .models import OrderEvent
+from orders.models import OrderEvent
 
 SHORT_NOTE_CHARS = 120
 INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -50,7 +50,7 @@ class TimelineInline(admin.TabularInline):
     readonly_fields = fields
 
     class Media:
-        css = {"all": ["orders/portal.css"]}
+        css = {"all": ["portal/portal.css"]}
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")

@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from .provider_xml import MalformedAnswer, parse_answer
+from .answers import MalformedAnswer, parse_answer
 
 log = logging.getLogger(__name__)
 

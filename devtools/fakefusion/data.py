@@ -6,6 +6,8 @@ result code, values with hyphens such as "T-Mobile").
 
 import hashlib
 
+from orders.imei import with_check_digit
+
 LABELS = (
     "Model", "IMEI Number", "Serial Number", "IMEI2 Number", "MEID Number", "AppleCare Eligible",
     "Estimated Purchase Date", "Carrier", "Next Tether Policy", "Current GSMA Status",
@@ -33,21 +35,13 @@ CATALOGUE = (
 )  # fmt: skip
 
 
-def luhn_valid(imei):
-    total = 0
-    for i, ch in enumerate(reversed(imei)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
 def completed_code(imei):
     """The iPhone checker's result for an IMEI: twelve labels, deterministic per IMEI."""
     h = hashlib.sha256(imei.encode()).digest()
     carrier = CARRIERS[h[1] % len(CARRIERS)]
     serial = "".join("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"[b % 34] for b in h[10:22])
     imei2 = f"{int(imei[:14]) + 1 + h[2] % 50:014d}"[:14]
-    imei2 += next(d for d in "0123456789" if luhn_valid(imei2 + d))
+    imei2 = with_check_digit(imei2)
     values = (
         MODELS[h[0] % len(MODELS)], imei, serial, imei2, imei[:14], "ON" if h[3] % 2 else "OFF",
         f"{h[4] % 12 + 1:02d}/{h[5] % 28 + 1:02d}/{h[6] % 6 + 19}", carrier, str(h[7] % 30 + 1),
