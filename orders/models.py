@@ -111,7 +111,7 @@ class OrderQuerySet(models.QuerySet):
         return self.filter(status=Order.Status.SUBMITTING)
 
     def awaiting_result(self):
-        return self.filter(status__in=[Order.Status.PENDING, Order.Status.IN_PROCESS])
+        return self.filter(status__in=Order.AWAITING_RESULT_STATUSES)
 
 
 class Order(models.Model):
@@ -127,9 +127,23 @@ class Order(models.Model):
         UNKNOWN = "unknown", "Unknown outcome"
         CANCELLED = "cancelled", "Cancelled"
 
-    # Open: the order still moves without anyone acting. Final: it will not.
-    OPEN_STATUSES = [Status.QUEUED, Status.SUBMITTING, Status.PENDING, Status.IN_PROCESS]
-    SENT_STATUSES = [Status.PENDING, Status.IN_PROCESS, Status.COMPLETED, Status.REJECTED]
+    # The status groups: the one definition every page, count and query uses.
+    # Not yet at the provider (or on its way there).
+    UNSENT_STATUSES = [Status.QUEUED, Status.SUBMITTING]
+    # Placed, its result not in yet: what polling asks about.
+    AWAITING_RESULT_STATUSES = [Status.PENDING, Status.IN_PROCESS]
+    # Open: the order still moves without anyone acting. Every other status is final.
+    OPEN_STATUSES = [*UNSENT_STATUSES, *AWAITING_RESULT_STATUSES]
+    # Placed at the provider, with its id.
+    SENT_STATUSES = [*AWAITING_RESULT_STATUSES, Status.COMPLETED, Status.REJECTED]
+    # Final and in need of a person: the only ones an operator re-submits.
+    PROBLEM_STATUSES = [Status.FAILED, Status.UNKNOWN]
+    # The provider may hold this IMEI for the service: a new order for it would be a duplicate.
+    MAY_BE_PLACED_STATUSES = [*SENT_STATUSES, Status.SUBMITTING, Status.UNKNOWN]
+    # Never placed and never will be: the IMEI may be ordered again.
+    NOT_PLACED_STATUSES = [Status.FAILED, Status.CANCELLED]
+    # Where a failed placeorder call takes an order (an event's `to_status`).
+    CALL_ERROR_STATUSES = [Status.QUEUED, *PROBLEM_STATUSES]
     # The provider's status words (getimeis, placeorder) and where they take an order.
     REMOTE_STATUSES = {
         "pending": Status.PENDING,
@@ -330,8 +344,7 @@ class Order(models.Model):
             fields.update(parsed or {})
             if new_status == self.Status.REJECTED:
                 fields["last_error"] = f"Rejected by the provider: {code or 'no reason given'}"
-        allowed = [self.Status.PENDING, self.Status.IN_PROCESS]
-        return self._move(allowed, new_status, detail=raw, **fields)
+        return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
 
     def cancel(self, actor=None):
         return self._move(

@@ -29,7 +29,7 @@ def claim(limit, wanted, lease):
     transaction already does. The orders are `submitting` once this commits, before any call.
     """
     with transaction.atomic():
-        Dispatcher.objects.select_for_update().filter(pk=1).first()
+        Dispatcher.row().select_for_update().first()
         free = min(wanted, limit - Order.objects.in_flight().count())
         if free <= 0:
             return []
@@ -83,7 +83,7 @@ def work_remains():
     """Anything a driver must still do: send, wait for an answer, or poll a result."""
     return Order.objects.filter(
         Q(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
-        | Q(status__in=[Order.Status.SUBMITTING, Order.Status.PENDING, Order.Status.IN_PROCESS])
+        | Q(status__in=[Order.Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES])
     ).exists()
 
 

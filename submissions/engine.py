@@ -185,7 +185,7 @@ class Driver:
         if self.error:
             fields.update(last_error=self.error, last_error_at=timezone.now())
         if fields:
-            Dispatcher.objects.filter(pk=1).update(**fields)
+            Dispatcher.row().update(**fields)
         self.succeeded, self.error = False, ""
 
     # -- sending -------------------------------------------------------------------------------
@@ -271,7 +271,7 @@ class Driver:
             future = self.poll_pool.submit(fetch, self.poll_client, list(orders_by_id))
             self.polls[future] = orders_by_id
         if self.polls:
-            Dispatcher.objects.filter(pk=1).update(last_poll_at=timezone.now())
+            Dispatcher.row().update(last_poll_at=timezone.now())
 
     def record_poll(self, orders_by_id, answer):
         if isinstance(answer, Exception):

@@ -22,8 +22,10 @@ def acquire():
     now = timezone.now()
     token = uuid.uuid4()
     free = Q(driver_token__isnull=True) | Q(driver_expires_at__lt=now)
-    taken = Dispatcher.objects.filter(free, pk=1).update(
-        driver_token=token, driver_expires_at=now + timedelta(seconds=LEASE_SECONDS)
+    taken = (
+        Dispatcher.row()
+        .filter(free)
+        .update(driver_token=token, driver_expires_at=now + timedelta(seconds=LEASE_SECONDS))
     )
     return token if taken else None
 
@@ -31,18 +33,16 @@ def acquire():
 def renew(token):
     """Extend our lease; False means it lapsed and another driver took it."""
     expires = timezone.now() + timedelta(seconds=LEASE_SECONDS)
-    return bool(
-        Dispatcher.objects.filter(pk=1, driver_token=token).update(driver_expires_at=expires)
-    )
+    return bool(Dispatcher.row().filter(driver_token=token).update(driver_expires_at=expires))
 
 
 def release(token):
-    Dispatcher.objects.filter(pk=1, driver_token=token).update(
-        driver_token=None, driver_expires_at=None
-    )
+    Dispatcher.row().filter(driver_token=token).update(driver_token=None, driver_expires_at=None)
 
 
 def is_live():
-    return Dispatcher.objects.filter(
-        pk=1, driver_token__isnull=False, driver_expires_at__gte=timezone.now()
-    ).exists()
+    return (
+        Dispatcher.row()
+        .filter(driver_token__isnull=False, driver_expires_at__gte=timezone.now())
+        .exists()
+    )

@@ -76,4 +76,4 @@ def save_limit(limit, cap, throttled=False):
     fields = {"effective_concurrency": None if limit >= cap else limit}
     if throttled:
         fields["last_throttled_at"] = timezone.now()
-    Dispatcher.objects.filter(pk=1).update(**fields)
+    Dispatcher.row().update(**fields)

@@ -29,6 +29,13 @@ class Dispatcher(models.Model):
     def __str__(self):
         return "Provider dispatcher"
 
+    ROW_ID = 1  # there is exactly one dispatcher row
+
     @classmethod
     def get(cls):
-        return cls.objects.get_or_create(pk=1)[0]
+        return cls.objects.get_or_create(pk=cls.ROW_ID)[0]
+
+    @classmethod
+    def row(cls):
+        """The dispatcher row as a queryset, for conditional UPDATEs and locks."""
+        return cls.objects.filter(pk=cls.ROW_ID)

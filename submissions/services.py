@@ -26,7 +26,7 @@ def resubmit_failed(orders, actor, include_unknown=False):
     Orders of a cancelled batch stay as they are. A done batch runs again; a paused one
     stays paused until someone resumes it.
     """
-    statuses = [Order.Status.FAILED] + ([Order.Status.UNKNOWN] if include_unknown else [])
+    statuses = Order.PROBLEM_STATUSES if include_unknown else [Order.Status.FAILED]
     candidates = orders.filter(status__in=statuses).exclude(batch__state=Batch.State.CANCELLED)
     with transaction.atomic():
         requeued = [o for o in candidates if o.requeue(actor, include_unknown=include_unknown)]
@@ -52,9 +52,6 @@ def resume_batch(batch, actor):
     return resumed
 
 
-SENT_OR_SENDING = [*Order.SENT_STATUSES, Order.Status.SUBMITTING, Order.Status.UNKNOWN]
-
-
 @dataclass(frozen=True)
 class Cancelled:
     batch_cancelled: bool
@@ -70,7 +67,7 @@ def cancel_batch(batch, actor):
             return Cancelled(False, 0, 0)
         queued = batch.orders.filter(status=Order.Status.QUEUED)
         cancelled = sum(order.cancel(actor=actor) for order in queued)
-        sent = batch.orders.filter(status__in=SENT_OR_SENDING).count()
+        sent = batch.orders.filter(status__in=Order.MAY_BE_PLACED_STATUSES).count()
     return Cancelled(True, cancelled, sent)
 
 

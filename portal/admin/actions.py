@@ -114,7 +114,7 @@ class BatchActionsMixin(PermissionsMixin):
         if request.POST.get("post") != "yes":
             figures = orders_of(queryset).aggregate(
                 queued_count=Count("id", filter=Q(status=Order.Status.QUEUED)),
-                sent_count=Count("id", filter=Q(status__in=services.SENT_OR_SENDING)),
+                sent_count=Count("id", filter=Q(status__in=Order.MAY_BE_PLACED_STATUSES)),
             )
             template = "cancel_confirmation.html"
             return confirm(self, request, queryset, "cancel_batches", template, **figures)

@@ -23,9 +23,9 @@ GROUPS = [
         "problem",
         "Rejected, failed, unknown, duplicate, cancelled",
         "#c62828",
-        [Status.REJECTED, Status.FAILED, Status.UNKNOWN, Status.DUPLICATE, Status.CANCELLED],
+        [Status.REJECTED, *Order.PROBLEM_STATUSES, Status.DUPLICATE, Status.CANCELLED],
     ),
-    ("waiting", "Sent, awaiting result", "#f9a825", [Status.PENDING, Status.IN_PROCESS]),
+    ("waiting", "Sent, awaiting result", "#f9a825", Order.AWAITING_RESULT_STATUSES),
     ("sending", "Sending", "#1565c0", [Status.SUBMITTING]),
     ("queued", "Queued", "#9e9e9e", [Status.QUEUED]),
 ]

@@ -29,7 +29,6 @@ from .search import found_imeis
 BULK_BATCH_SIZE = 1000
 ALREADY_SHOWN = 5
 # An order in these states never reached the provider: ordering the IMEI again is no repeat.
-NOT_ORDERED_STATUSES = [Order.Status.CANCELLED, Order.Status.FAILED]
 
 
 class IMEIFile(Format):
@@ -150,7 +149,7 @@ def make_plan(checked, service, check_again, file_name):
 
 def already_ordered(imeis, service):
     """The IMEIs of `imeis` with a live order for `service`, in file order."""
-    live = Order.objects.filter(service=service).exclude(status__in=NOT_ORDERED_STATUSES)
+    live = Order.objects.filter(service=service).exclude(status__in=Order.NOT_PLACED_STATUSES)
     found = found_imeis(live, imeis)
     return [imei for imei in imeis if imei in found]
 

@@ -23,10 +23,7 @@ WINDOW = timedelta(minutes=5)
 LATENCY_SAMPLE = 1000
 ERROR_GROUPS = 10
 CENT = Decimal("0.01")
-UNSENT_STATUSES = [Status.QUEUED, Status.SUBMITTING]
-PROBLEM_STATUSES = [Status.FAILED, Status.UNKNOWN]
 # Where a provider call (placeorder) can take an order: what it answered, or how it failed.
-CALL_ERROR_STATUSES = [Status.QUEUED, Status.FAILED, Status.UNKNOWN]
 CALL_OUTCOME_STATUSES = [s for s in Status.values if s not in (Status.SUBMITTING, Status.CANCELLED)]
 
 
@@ -80,7 +77,7 @@ def latency_summary(events):
 
 def dispatcher_limits():
     """(concurrency, rate per minute or None, dispatcher or None): read-only, never created."""
-    dispatcher = Dispatcher.objects.filter(pk=1).first()
+    dispatcher = Dispatcher.row().first()
     concurrency = settings.SUBMIT_CONCURRENCY
     rate = settings.SUBMIT_RATE_PER_MINUTE or None
     if dispatcher is not None:
@@ -154,7 +151,7 @@ def error_groups(batch, limit=ERROR_GROUPS):
 def batch_counts(batch):
     counts = status_counts(batch.orders.all())
     total = sum(counts.values())
-    unsent = sum(counts[s] for s in UNSENT_STATUSES)
+    unsent = sum(counts[s] for s in Order.UNSENT_STATUSES)
     still_open = sum(counts[s] for s in Order.OPEN_STATUSES)
     return {
         "counts": counts,
@@ -225,7 +222,7 @@ def open_batches(limit=10):
         .select_related("service")
         .annotate(
             total=Count("orders"),
-            unsent=Count("orders", filter=Q(orders__status__in=UNSENT_STATUSES)),
+            unsent=Count("orders", filter=Q(orders__status__in=Order.UNSENT_STATUSES)),
             still_open=Count("orders", filter=Q(orders__status__in=Order.OPEN_STATUSES)),
         )
         .order_by("-created_at")[:limit]
@@ -241,7 +238,7 @@ def provider_health(now=None):
     now = now or timezone.now()
     recent = call_events().filter(at__gte=now - timedelta(hours=1))
     calls = recent.aggregate(
-        total=Count("id"), errors=Count("id", filter=Q(to_status__in=CALL_ERROR_STATUSES))
+        total=Count("id"), errors=Count("id", filter=Q(to_status__in=Order.CALL_ERROR_STATUSES))
     )
     _, _, dispatcher = dispatcher_limits()
     return {
@@ -256,7 +253,7 @@ def provider_health(now=None):
 def problem_orders():
     """Failed and unknown orders across all batches, with links to them."""
     counts = dict(
-        Order.objects.filter(status__in=PROBLEM_STATUSES)
+        Order.objects.filter(status__in=Order.PROBLEM_STATUSES)
         .order_by()
         .values_list("status")
         .annotate(n=Count("id"))
@@ -268,5 +265,5 @@ def problem_orders():
             "count": counts.get(status, 0),
             "url": order_list_url(status__exact=status),
         }
-        for status in PROBLEM_STATUSES
+        for status in Order.PROBLEM_STATUSES
     ]
