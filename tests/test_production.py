@@ -96,7 +96,7 @@ def gunicorn(tmp_path):
     def start(env):
         port = free_port()
         command = [Path(sys.executable).parent / "gunicorn", "portal.wsgi", "-w", "2"]
-        log = open(tmp_path / "gunicorn.log", "ab")  # noqa: SIM115 closed at teardown
+        log = open(tmp_path / "gunicorn.log", "ab")  # closed at teardown
         process = subprocess.Popen(
             [*command, "-b", f"127.0.0.1:{port}"],
             cwd=settings.BASE_DIR,
