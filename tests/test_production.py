@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.management import call_command
 
 PASSWORD = "admin-pass-123"
+TIMEOUT = 30  # seconds per request: generous, the machine may be busy with other tests
 
 SETUP = f"""
 from django.contrib.auth.models import User
@@ -123,19 +124,19 @@ def wait_until_serving(base_url, process, log_path, timeout=60):
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited:\n{log_path.read_text()}")
         try:
-            requests.get(f"{base_url}/admin/login/", timeout=5)
+            requests.get(f"{base_url}/admin/login/", timeout=TIMEOUT)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     pytest.fail(f"gunicorn did not answer in {timeout} s:\n{log_path.read_text()}")
 
 
 def log_in(session, base_url):
     login_url = f"{base_url}/admin/login/?next=/admin/"
-    page = session.get(login_url, timeout=10)
+    page = session.get(login_url, timeout=TIMEOUT)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     form = {"csrfmiddlewaretoken": token, "username": "admin", "password": PASSWORD}
-    answer = session.post(login_url, form, headers={"Referer": login_url}, timeout=10)
+    answer = session.post(login_url, form, headers={"Referer": login_url}, timeout=TIMEOUT)
     assert answer.url == f"{base_url}/admin/", answer.text
     return page
 
@@ -156,14 +157,14 @@ def test_the_readme_production_install_serves_every_admin_asset(tmp_path, gunico
         ("batch", f"/admin/orders/batch/{batch_id}/change/"),
         ("orders", "/admin/orders/order/"),
     ]:
-        pages[name] = session.get(base_url + path, timeout=10)
+        pages[name] = session.get(base_url + path, timeout=TIMEOUT)
         assert pages[name].status_code == 200, (name, pages[name].text[:500])
 
     for name, page in pages.items():
         urls = assets_of(page.text)
         assert urls, name
         for url in urls:
-            asset = session.get(urljoin(page.url, url), timeout=10)
+            asset = session.get(urljoin(page.url, url), timeout=TIMEOUT)
             assert (asset.status_code, bool(asset.content)) == (200, True), (name, url)
     # Hashed by collectstatic's manifest, so it can be cached for ever.
     batch_assets = " ".join(assets_of(pages["batch"].text))
