@@ -5,13 +5,24 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint browser benchmark
+.PHONY: demo test lint browser benchmark requirements
 
-$(VENV)/.installed: requirements.txt
+# A development machine: the runtime plus the test tools (the demo's fake provider is a dev
+# tool too). Production installs requirements.txt alone. Both files pin every package with
+# its hash, so pip checks each download.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
+
+# After editing requirements*.in: pin them again (pip-tools).
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
+requirements: $(VENV)/.installed
+	$(VENV)/bin/pip install --quiet pip-tools
+	$(PIP_COMPILE) -o requirements.txt requirements.in
+	$(PIP_COMPILE) -o requirements-dev.txt requirements-dev.in
 
 demo: $(VENV)/.installed
 	DEBUG=1 $(PY) manage.py demo

@@ -6,6 +6,7 @@ named by `NAME_FILE` (for Docker or systemd credentials).
 """
 
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -90,6 +91,8 @@ if DEV_TOOLS:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware, as WhiteNoise requires: it answers for /static/ itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,7 +127,9 @@ TEMPLATES = [
 SQLITE_PATH = BASE_DIR / "db" / "portal.sqlite3"
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{SQLITE_PATH}")
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 except Exception as exc:  # dj_database_url raises bare exceptions for unknown schemes
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from exc
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -159,7 +164,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Login lockout (django-axes): after AXES_FAILURE_LIMIT failed logins for one username from one
 # IP address, that pair is refused for AXES_COOLOFF_MINUTES; a successful login resets the
-# count. Behind a proxy every request has the proxy's address, so this is then per username.
+# count. Behind TRUSTED_PROXY_COUNT proxies the address comes from X-Forwarded-For (see
+# portal.proxy.client_ip); with the default 0 it is REMOTE_ADDR and the header is ignored.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -169,20 +175,38 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+AXES_CLIENT_IP_CALLABLE = "portal.proxy.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
+# WhiteNoise serves the static files from the application. `collectstatic` copies them to
+# STATIC_ROOT with hashed names and compressed variants, so they can be cached for ever; the
+# names come from the manifest it writes, so without that step (development, the test suite:
+# tests/conftest.py) the plain storage serves them under their own names.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_HASHED = env_bool("STATIC_HASHED", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_HASHED
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # Uploads: a 20,000-row CSV is well under 1 MB; 10 MB leaves room for XLSX files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 30_000, minimum=1)
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# An upload waits here between its check and its confirm; with several web hosts, a directory
+# they all mount, since the confirm may reach another host than the upload.
+IMPORT_TMP_DIR = env_str("IMPORT_TMP_DIR", tempfile.gettempdir())
 
 # Production hardening, on whenever DEBUG is off.
 SESSION_COOKIE_HTTPONLY = True

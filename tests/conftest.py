@@ -46,3 +46,13 @@ def fast_password_hashing(settings):
 def no_network(monkeypatch):
     """Any connection outside loopback fails: the fake provider runs on 127.0.0.1."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """Static files as in development: the tests never run collectstatic, whose manifest the
+    hashed storage needs (tests/test_production.py runs it, in processes of its own)."""
+    plain = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": plain}
+    settings.WHITENOISE_AUTOREFRESH = True  # no STATIC_ROOT to scan: look files up per request
+    settings.WHITENOISE_USE_FINDERS = True

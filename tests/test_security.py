@@ -367,6 +367,44 @@ def test_the_lockout_ends_after_the_cool_off(staff_user):
     assert attempt(client, "staff", "staff-pass-123").status_code == 302
 
 
+def lock_out(client, username="staff"):
+    for _ in range(5):
+        attempt(client, username, "wrong")
+
+
+def through_proxy(forwarded_for):
+    return Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+
+def test_behind_a_proxy_failures_lock_the_forwarded_address_not_others(settings, staff_user):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    lock_out(through_proxy("203.0.113.5"))
+
+    assert attempt(through_proxy("203.0.113.5"), "staff", "staff-pass-123").status_code == 429
+    assert attempt(through_proxy("198.51.100.7"), "staff", "staff-pass-123").status_code == 302
+    assert AccessAttempt.objects.get().ip_address == "203.0.113.5"
+
+
+def test_a_client_cannot_pick_its_address_by_sending_the_header_itself(settings, staff_user):
+    settings.TRUSTED_PROXY_COUNT = 1
+    lock_out(through_proxy("203.0.113.5"))
+
+    # The proxy appends what it saw; only that last entry is believed.
+    spoofed = through_proxy("198.51.100.7, 203.0.113.5")
+
+    assert attempt(spoofed, "staff", "staff-pass-123").status_code == 429
+
+
+def test_without_trusted_proxies_the_header_is_ignored(staff_user):
+    lock_out(Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="203.0.113.5"))
+
+    other_header = Client(REMOTE_ADDR="10.0.0.9", HTTP_X_FORWARDED_FOR="198.51.100.7")
+
+    assert attempt(other_header, "staff", "staff-pass-123").status_code == 429
+    assert AccessAttempt.objects.get().ip_address == "10.0.0.9"
+
+
 # -- production settings ------------------------------------------------------------------------
 
 

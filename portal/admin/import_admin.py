@@ -9,8 +9,9 @@ read and checked again, the batch is created, and the user lands on the batch's 
 
 import logging
 import os
-import tempfile
+from uuid import uuid4
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.http import HttpResponseRedirect
@@ -29,23 +30,31 @@ IMPORT_PERMISSION = "orders.import_order"
 
 
 class OnceTempFolderStorage(TempFolderStorage):
-    """The confirm step claims the stored upload by renaming it before reading it.
+    """Keeps the upload in IMPORT_TMP_DIR from the check to the confirm, and reads it once.
 
-    A second confirm of the same upload (double click, back button, two tabs) then finds no
-    file, so one upload creates at most one batch. The rename is atomic, so two confirms
-    racing each other cannot both win.
+    The confirm may reach another web host than the upload did, so with several hosts
+    IMPORT_TMP_DIR is a directory they share. The confirm step claims the stored upload by
+    renaming it before reading it. A second confirm of the same upload (double click, back
+    button, two tabs) then finds no file, so one upload creates at most one batch. The rename
+    is atomic, so two confirms racing each other cannot both win.
     """
 
     saved_here = False
 
+    def get_full_path(self):
+        return os.path.join(settings.IMPORT_TMP_DIR, self.name)
+
     def save(self, data):
         self.saved_here = True
-        super().save(data)
+        self.name = f"import-{uuid4().hex}"
+        # Only the portal's own user may read the IMEIs: 0600, as a temporary file would be.
+        with open(self.get_full_path(), "xb", opener=lambda p, f: os.open(p, f, 0o600)) as file:
+            file.write(data)
 
     def read(self):
         if not self.saved_here:
             claimed = os.path.basename(self.name) + ".claimed"
-            os.rename(self.get_full_path(), os.path.join(tempfile.gettempdir(), claimed))
+            os.rename(self.get_full_path(), os.path.join(settings.IMPORT_TMP_DIR, claimed))
             self.name = claimed
         return super().read()
 
