@@ -1,11 +1,12 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   the portal with the fake provider and a worker cluster, admin login printed
-#   make test   lint + the whole test suite (SQLite by default; honours DATABASE_URL/REDIS_URL)
+#   make test   lint + the fast lane + the slow tests (SQLite by default; honours DATABASE_URL/REDIS_URL)
+#   make fast   lint + the fast lane only (no cluster, no browser)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint browser benchmark requirements
+.PHONY: demo test fast lint browser benchmark requirements
 
 # A development machine: the runtime plus the test tools (the demo's fake provider is a dev
 # tool too). Production installs requirements.txt alone. Both files pin every package with
@@ -35,8 +36,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
-test: $(VENV)/.installed browser lint
-	$(VENV)/bin/pytest
+# The fast lane first (no cluster, no browser: well under a minute), then the slow tests.
+FAST := -m "not cluster and not browser"
+fast: $(VENV)/.installed lint
+	$(VENV)/bin/pytest $(FAST)
+
+test: fast browser
+	$(VENV)/bin/pytest -m "cluster or browser"
 
 benchmark: $(VENV)/.installed
 	$(PY) manage.py benchmark --preset small
