@@ -244,7 +244,7 @@ class Order(models.Model):
         return True
 
     def mark_placed(self, remote_id, remote_status, raw, latency=None):
-        """submitting -> pending (or whatever first status the provider gave): it charged us.
+        """submitting -> pending (in_process if the provider said so): it charged us.
 
         Also from unknown: an answer that arrives after the order was given up on (its call
         outlived the lease) still proves the order exists, and its id must not be lost.
