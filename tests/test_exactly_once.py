@@ -15,9 +15,10 @@ from django.utils import timezone
 from orders.models import Batch, Order
 from submissions import claims, engine, services
 from submissions.models import Dispatcher
-from submissions.provider import PlacedOrder
+from submissions.provider import GsmFusionClient, PlacedOrder
 from tests.fixtures.factories import make_batch, make_order
 from tests.test_engine import ScriptedClient, error, run
+from tests.test_provider_client import KEY, ScriptedServer
 
 S = Order.Status
 LEASE = timedelta(seconds=60)
@@ -42,6 +43,31 @@ def send(order):
     """Claim one order for a call, as the driver does; returns the claimed copy."""
     (claimed,) = Order.claim([order.pk], LEASE)
     return claimed
+
+
+# -- item 3: an answer after the request was sent is not "not created" -----------------------
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_error_on_placeorder_makes_the_order_unknown_and_it_is_not_resent(
+    db, enqueued, status
+):
+    server = ScriptedServer([(status, "<html>Bad Gateway</html>")])
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    order = make_order(batch=make_batch(state=Batch.State.QUEUED))
+
+    try:
+        engine.drive(0.5, lambda: GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    order.refresh_from_db()
+    assert (order.status, order.attempts) == (S.UNKNOWN, 1)
+    assert order.last_error == (
+        f"HTTP {status}: a gateway lost the provider's answer; the order may exist"
+    )
+    assert [request[2]["imei"] for request in server.requests] == [[order.imei]]
 
 
 # -- item 5: a duplicate after retries ------------------------------------------------------
