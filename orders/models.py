@@ -100,7 +100,9 @@ class Batch(models.Model):
         resume, this sees no open order) and leave queued orders in a done batch.
         """
         with transaction.atomic():
-            running = Batch.objects.select_for_update().filter(pk=self.pk, state=self.State.RUNNING)
+            running = Batch.objects.select_for_update(no_key=True).filter(
+                pk=self.pk, state=self.State.RUNNING
+            )
             if running.values_list("pk", flat=True).first() is None:
                 return False
             if self.orders.filter(status__in=Order.OPEN_STATUSES).exists():
