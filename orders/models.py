@@ -93,10 +93,21 @@ class Batch(models.Model):
         return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
 
     def mark_done(self):
-        """Running -> done once no order of the batch is still open."""
-        if self.orders.filter(status__in=Order.OPEN_STATUSES).exists():
-            return False
-        return self._move([self.State.RUNNING], self.State.DONE, finished_at=timezone.now())
+        """Running -> done once no order of the batch is still open.
+
+        Checked under the batch's row lock, which a re-submit also takes before it reads the
+        state: otherwise each could miss the other (the re-submit sees "running" and does not
+        resume, this sees no open order) and leave queued orders in a done batch.
+        """
+        with transaction.atomic():
+            running = Batch.objects.select_for_update(no_key=True).filter(
+                pk=self.pk, state=self.State.RUNNING
+            )
+            if running.values_list("pk", flat=True).first() is None:
+                return False
+            if self.orders.filter(status__in=Order.OPEN_STATUSES).exists():
+                return False
+            return self._move([self.State.RUNNING], self.State.DONE, finished_at=timezone.now())
 
 
 class OrderQuerySet(models.QuerySet):
@@ -235,13 +246,17 @@ class Order(models.Model):
         return True
 
     def mark_placed(self, remote_id, remote_status, raw, latency=None):
-        """submitting -> pending (or whatever first status the provider gave): it charged us.
+        """submitting -> pending (in_process if the provider said so): it charged us.
 
         Also from unknown: an answer that arrives after the order was given up on (its call
         outlived the lease) still proves the order exists, and its id must not be lost.
         """
         now = timezone.now()
-        new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower(), self.Status.PENDING)
+        new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower())
+        if new_status not in self.AWAITING_RESULT_STATUSES:
+            # A placeorder answer carries no result: a final (or unknown) first status is
+            # recorded as pending and polled for its result, never as final without one.
+            new_status = self.Status.PENDING
         return self._move(
             [self.Status.SUBMITTING, self.Status.UNKNOWN],
             new_status,
@@ -261,7 +276,7 @@ class Order(models.Model):
         On a first send this is a plain duplicate: nothing was charged. After an earlier send
         whose answer was lost, it means that send was placed: charged once, id unknown.
         """
-        placed_before = self.attempts > 1 or self.placed_id_unknown
+        placed_before = self.placed_id_unknown or self.had_unknown_outcome()
         error = (
             "Placed by an earlier send whose answer was lost: the provider holds this IMEI "
             "(charged once), but its order id and result are unknown."
@@ -279,6 +294,13 @@ class Order(models.Model):
             lease_expires_at=None,
             last_error=error,
         )
+
+    def had_unknown_outcome(self):
+        """Did an earlier send of this order end without knowing whether it was placed?
+
+        Only such a send can have been charged; a retry after 429/503/refused cannot.
+        """
+        return self.events.filter(to_status=self.Status.UNKNOWN).exists()
 
     def mark_retry(self, error, delay, latency=None, max_attempts=None):
         """A transient failure: the order was not created. Back to queued, or failed at last."""
@@ -346,11 +368,11 @@ class Order(models.Model):
                 fields["last_error"] = f"Rejected by the provider: {code or 'no reason given'}"
         return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
 
-    def cancel(self, actor=None):
+    def cancel(self, actor=None, detail="Cancelled before it was sent."):
         return self._move(
             [self.Status.QUEUED],
             self.Status.CANCELLED,
-            detail="Cancelled before it was sent.",
+            detail=detail,
             actor=actor,
             finished_at=timezone.now(),
         )

@@ -137,7 +137,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        # FULL: a commit is on disk before it returns, so an OS crash or power loss cannot roll
+        # back a claim or a recorded answer (NORMAL in WAL mode can lose the last commits).
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
     }
     if DATABASES["default"]["NAME"] == str(SQLITE_PATH):
         SQLITE_PATH.parent.mkdir(exist_ok=True)
@@ -145,6 +147,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     test_path = env_str("SQLITE_TEST_PATH", str(BASE_DIR / "db" / "test.sqlite3"))
     DATABASES["default"]["TEST"] = {"NAME": test_path}
     (BASE_DIR / "db").mkdir(exist_ok=True)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A statement waiting longer than this for a lock (a claimer stalled while holding the
+    # dispatcher row) fails instead of blocking the driver until django-q kills it with its
+    # answers in memory; the driver records those and retries. 0 turns either limit off.
+    DATABASE_LOCK_TIMEOUT_MS = env_int("DATABASE_LOCK_TIMEOUT_MS", 5_000)
+    DATABASE_STATEMENT_TIMEOUT_MS = env_int("DATABASE_STATEMENT_TIMEOUT_MS", 60_000)
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (
+        f"{options.get('options', '')} -c lock_timeout={DATABASE_LOCK_TIMEOUT_MS}"
+        f" -c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
+    ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

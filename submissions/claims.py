@@ -68,6 +68,22 @@ def sweep_expired(now=None):
     return swept
 
 
+STRANDED_NOTE = (
+    "Its batch was cancelled while it was being sent, and the provider did not create it "
+    "(refused or throttled): cancelled, not sent again."
+)
+
+
+def cancel_stranded():
+    """Queued orders of a cancelled batch -> cancelled; returns how many.
+
+    A call answered "not created" (transient, auth) after its batch was cancelled puts the
+    order back in `queued`, where nothing would ever claim, cancel or re-submit it.
+    """
+    stranded = Order.objects.filter(status=Order.Status.QUEUED, batch__state=Batch.State.CANCELLED)
+    return sum(order.cancel(detail=STRANDED_NOTE) for order in stranded)
+
+
 def finish_batches():
     """Running batches without an open order -> done; returns how many."""
     open_orders = Q(orders__status__in=Order.OPEN_STATUSES)

@@ -55,6 +55,7 @@ def enqueue_driver():
 def ensure_driver():
     """The schedule's safety net: sweep dead leases, start a driver if work is left."""
     swept = claims.sweep_expired()
+    claims.cancel_stranded()
     claims.finish_batches()
     started = not lease.is_live() and claims.work_remains()
     if started:
@@ -154,13 +155,17 @@ class Driver:
     def step(self):
         """One loop turn; False when the driver should stop early."""
         now = time.monotonic()
-        if now >= self.next_housekeeping:
-            self.next_housekeeping = now + HOUSEKEEPING_SECONDS
-            if not self.housekeeping():
-                return False
-        self.top_up(now)
-        self.start_poll(now)
-        self.wait_and_record(WAIT_SECONDS)
+        try:
+            if now >= self.next_housekeeping:
+                self.next_housekeeping = now + HOUSEKEEPING_SECONDS
+                if not self.housekeeping():
+                    return False
+            self.top_up(now)
+            self.start_poll(now)
+        finally:
+            # Even when a statement above failed (a lock timeout: a stalled claimer holds the
+            # dispatcher row), the answers in hand are recorded; the claim is retried next turn.
+            self.wait_and_record(WAIT_SECONDS)
         return True
 
     def housekeeping(self):
@@ -172,6 +177,7 @@ class Driver:
         # ours, and its answer must be recorded, not swept to unknown.
         claims.extend_leases([order.pk for order, _ in self.sends.values()], self.order_lease)
         claims.sweep_expired()
+        claims.cancel_stranded()
         claims.finish_batches()
         self.limit.creep()
         self.save_health()
@@ -316,6 +322,7 @@ class Driver:
             log.error(
                 "%d calls still unanswered after draining; left to the sweep", len(self.sends)
             )
+        claims.cancel_stranded()
         claims.finish_batches()
         self.save_health()
 

@@ -30,7 +30,11 @@ def resubmit_failed(orders, actor, include_unknown=False):
     candidates = orders.filter(status__in=statuses).exclude(batch__state=Batch.State.CANCELLED)
     with transaction.atomic():
         requeued = [o for o in candidates if o.requeue(actor, include_unknown=include_unknown)]
-        for batch in Batch.objects.filter(pk__in={o.batch_id for o in requeued}):
+        # Locked, so that a driver completing the batch waits for this decision (mark_done).
+        batches = Batch.objects.select_for_update(no_key=True).filter(
+            pk__in={o.batch_id for o in requeued}
+        )
+        for batch in batches.order_by("pk"):
             if batch.state == Batch.State.DONE:
                 batch.resume()
         if requeued:

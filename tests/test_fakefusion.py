@@ -152,13 +152,13 @@ def test_it_leaves_unknown_ids_out_of_getimeis(fake_provider):
     assert call(fake_provider, "getimeis", orderIds="1").text == f"{DECLARATION}<result></result>"
 
 
-def test_it_fails_with_502_before_creating_the_order(make_fake_provider):
+def test_it_fails_with_503_before_creating_the_order(make_fake_provider):
     fake = make_fake_provider(fail_rate=1)
 
     response = call(fake, "placeorder", imei=valid_imei(1), networkId="1739")
 
-    assert response.status_code == 502
-    assert (fake.stats()["failed_502"], fake.stats()["orders_created"]) == (1, 0)
+    assert response.status_code == 503
+    assert (fake.stats()["failed_503"], fake.stats()["orders_created"]) == (1, 0)
 
 
 def test_it_creates_the_order_but_never_answers_with_timeout_rate(make_fake_provider):
@@ -263,7 +263,7 @@ def test_it_serves_stats_and_orders_as_json_without_the_api_key(fake_provider):
         "imeis_placed_more_than_once": 0,
         "imeis_sent_more_than_once": 0,
         "rejected_429": 0,
-        "failed_502": 0,
+        "failed_503": 0,
         "timed_out": 0,
         "garbled": 0,
     }

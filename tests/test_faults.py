@@ -31,7 +31,7 @@ pytestmark = pytest.mark.cluster
 
 Status = Order.Status
 HTTP_429 = "HTTP 429: try again later"
-HTTP_502 = "HTTP 502: try again later"
+HTTP_503 = "HTTP 503: try again later"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -123,19 +123,19 @@ def test_a_429_storm_is_shown_then_every_order_is_placed_once(
     assert_provider_and_database_agree(fake, batch)
 
 
-def test_502s_are_retried_with_backoff_and_nothing_is_placed_twice(
+def test_503s_are_retried_with_backoff_and_nothing_is_placed_twice(
     qcluster, make_fake_provider, staff_client
 ):
     fake = make_fake_provider(fail_rate=1.0, complete_after=0.3)
     qcluster(fake)
     batch = start_batch(30)
-    wait_for(lambda: fake.stats()["failed_502"] >= 15, 60, "the provider answers 502")
+    wait_for(lambda: fake.stats()["failed_503"] >= 15, 60, "the provider answers 503")
 
     during = progress(staff_client, batch)
     fake.fail_rate = 0.0
     wait_until_done(batch, 60)
 
-    assert HTTP_502 in error_texts(during)
+    assert HTTP_503 in error_texts(during)
     assert statuses(batch) == {Status.COMPLETED: 30}
     assert fake.stats()["orders_created"] == 30
     assert_provider_and_database_agree(fake, batch)

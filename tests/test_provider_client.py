@@ -2,7 +2,11 @@
 for the answers the fake never gives (503, 500, a redirect, a dropped connection)."""
 
 import logging
+import os
+import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -255,7 +259,7 @@ def test_it_classifies_a_read_timeout_as_unknown_outcome(make_fake_provider):
     assert fake.stats()["orders_created"] == 1
 
 
-def test_it_classifies_http_502_as_transient(make_fake_provider):
+def test_it_classifies_the_fakes_503_as_transient(make_fake_provider):
     fake = make_fake_provider(fail_rate=1)
     client = GsmFusionClient(fake.base_url, "demo", KEY)
 
@@ -263,8 +267,8 @@ def test_it_classifies_http_502_as_transient(make_fake_provider):
 
     assert (error.kind, error.status_code, error.message) == (
         ProviderError.TRANSIENT,
-        502,
-        "HTTP 502: try again later",
+        503,
+        "HTTP 503: try again later",
     )
     assert error.retry_safe
     assert fake.stats()["calls"] == {"placeorder": 1}  # not retried by the client
@@ -316,16 +320,43 @@ def test_it_posts_form_encoded_credentials_and_parameters(scripted):
     ]
 
 
-@pytest.mark.parametrize("status", [503, 504])
-def test_it_classifies_gateway_errors_as_transient(scripted, status):
-    _, client = scripted((status, "<html>busy</html>"))
+def test_it_classifies_a_503_as_transient(scripted):
+    _, client = scripted((503, "<html>busy</html>"))
 
     error = error_of(client.place_order, IMEI, 1739)
 
     assert (error.kind, error.status_code, error.raw) == (
         ProviderError.TRANSIENT,
-        status,
+        503,
         "<html>busy</html>",
+    )
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_it_classifies_a_gateway_error_on_placeorder_as_unknown_outcome(scripted, status):
+    server, client = scripted((status, "<html>Bad Gateway</html>"))
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert (error.kind, error.status_code, error.message, error.raw) == (
+        ProviderError.UNKNOWN_OUTCOME,
+        status,
+        f"HTTP {status}: a gateway lost the provider's answer; the order may exist",
+        "<html>Bad Gateway</html>",
+    )
+    assert not error.retry_safe
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_it_classifies_a_gateway_error_on_a_read_as_transient(scripted, status):
+    _, client = scripted((status, ""))
+
+    error = error_of(client.order_statuses, [15562209])
+
+    assert (error.kind, error.message) == (
+        ProviderError.TRANSIENT,
+        f"HTTP {status}: try again later",
     )
 
 
@@ -417,3 +448,99 @@ def test_it_returns_only_the_orders_asked_for(scripted):
 
     assert [o.remote_id for o in orders] == [15562209, 15562211]
     assert server.requests[0][2]["orderIds"] == ["15562211,15562209,404"]
+
+
+# -- over TLS --------------------------------------------------------------------------------
+
+
+class TLSServer:
+    """A loopback https server that reads one request per connection, then answers with bytes
+    that are not TLS: the client's TLS layer fails while reading the answer."""
+
+    def __init__(self, cert, key):
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.requests = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    @property
+    def base_url(self):
+        return f"https://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                try:
+                    tls = self.context.wrap_socket(conn, server_side=True)
+                except (ssl.SSLError, OSError):
+                    continue  # the client refused our certificate: nothing was sent
+                self.requests.append(self.read_request(tls))
+                with socket.socket(fileno=os.dup(tls.fileno())) as raw:
+                    raw.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+    @staticmethod
+    def read_request(tls):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += tls.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(re.search(rb"Content-Length: *([0-9]+)", head, re.IGNORECASE)[1])
+        while len(body) < length:
+            body += tls.recv(65536)
+        return parse_qs(body.decode())
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1: (certificate file, key file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def tls_server(certificate):
+    server = TLSServer(*certificate)
+    yield server
+    server.close()
+
+
+def test_it_classifies_a_tls_error_while_reading_the_answer_as_unknown_outcome(
+    tls_server, certificate
+):
+    client = GsmFusionClient(tls_server.base_url, "demo", KEY, read_timeout=2)
+    client.session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify`
+    client.session.verify = certificate[0]
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert [request["imei"] for request in tls_server.requests] == [[IMEI]]  # it was sent
+    assert error.kind == ProviderError.UNKNOWN_OUTCOME
+    assert error.message.startswith("Connection lost during the call: ")
+    assert not error.retry_safe
+
+
+def test_it_classifies_a_failed_tls_handshake_as_transient_without_sending(tls_server):
+    client = GsmFusionClient(tls_server.base_url, "demo", KEY, read_timeout=2)  # not trusted
+
+    error = error_of(client.place_order, IMEI, 1739)
+
+    assert tls_server.requests == []
+    assert error.kind == ProviderError.TRANSIENT
+    assert error.message.startswith("Could not connect: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in error.message

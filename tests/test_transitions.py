@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from orders.models import Batch, Order
+from orders.models import Batch, Order, OrderEvent
 from tests.fixtures.factories import make_batch, make_order, valid_imei
 
 S = Order.Status
@@ -100,6 +100,8 @@ def test_placing_records_the_id_the_cost_and_the_first_poll(db):
 
 def test_a_duplicate_after_a_lost_answer_is_charged_once_with_its_id_unknown(db):
     order = make_order(status=S.SUBMITTING, attempts=2)
+    # Its history, not its attempt count, says an earlier send may have been placed.
+    OrderEvent.objects.create(order=order, from_status=S.SUBMITTING, to_status=S.UNKNOWN)
 
     order.mark_duplicate("<error>IMEI already exists!</error>")
 

@@ -2,7 +2,7 @@
 
 It speaks the real wire format (the malformed `<?phpxml` declaration, HTTP 200 XML errors), keeps
 the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are accepted, then
-Rejected) and injects faults on demand: 502 before creating, a created order whose answer never
+Rejected) and injects faults on demand: 503 before creating, a created order whose answer never
 comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
 a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`).
 `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
@@ -130,7 +130,7 @@ class FakeFusion:
 
     def stats(self):
         """Counters of what the provider saw. `imeis_placed_more_than_once` counts IMEIs that
-        reached the order logic more than once (past the 429/502 front door), whatever the
+        reached the order logic more than once (past the 429/503 front door), whatever the
         answer; `imeis_sent_more_than_once` counts every placeorder HTTP call."""
         with self._lock:
             return {
@@ -142,7 +142,7 @@ class FakeFusion:
                 "imeis_placed_more_than_once": sum(1 for n in self._reached.values() if n > 1),
                 "imeis_sent_more_than_once": sum(1 for n in self._sent.values() if n > 1),
                 "rejected_429": self._counts["rejected_429"],
-                "failed_502": self._counts["failed_502"],
+                "failed_503": self._counts["failed_503"],
                 "timed_out": self._counts["timed_out"],
                 "garbled": self._counts["garbled"],
             }
@@ -189,7 +189,7 @@ class FakeFusion:
         return None
 
     def _placeorder(self, params):
-        """Front door (429, latency, 502), then the provider's own checks, then the order."""
+        """Front door (429, latency, 503), then the provider's own checks, then the order."""
         imeis = [i.strip() for i in _param(params, "imei").split(",") if i.strip()]
         with self._lock:
             self._sent.update(imeis)
@@ -201,8 +201,8 @@ class FakeFusion:
                 self._random.uniform(self.latency - self.jitter, self.latency + self.jitter)
             )
             if self._random.random() < self.fail_rate:
-                self._count("failed_502")
-                return 502, "<html><body><h1>502 Bad Gateway</h1></body></html>"
+                self._count("failed_503")
+                return 503, "<html><body><h1>503 Service Unavailable</h1></body></html>"
             with self._lock:
                 self._reached.update(imeis)
             error = self._auth_error(params)

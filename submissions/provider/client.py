@@ -8,6 +8,7 @@ placeorder can charge twice, so every decision to send again belongs to the call
 import ipaddress
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -15,6 +16,8 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .answers import MalformedAnswer, parse_answer
@@ -23,14 +26,20 @@ log = logging.getLogger(__name__)
 
 API_PATH = "/gsmfusion_api/index.php"
 MAX_IDS_PER_CALL = 100
-TRANSIENT_STATUS_CODES = frozenset({429, 502, 503, 504})
+# Refused at the front door, before the request reaches the order logic (RFC 9110: 429 "too
+# many requests", 503 "unable to handle the request"; gateways answer 503 when they forward
+# nothing: no live upstream, a rate or connection limit, maintenance). Safe to send again.
+NOT_CREATED_STATUS_CODES = frozenset({429, 503})
+# A gateway that forwarded the request and lost the answer (bad or no answer in time): the
+# provider may have created the order. Reads are safe to repeat; a placeorder is not.
+GATEWAY_STATUS_CODES = frozenset({502, 504})
 IMEI_RE = re.compile(r"[0-9]{15}")
 
 
 class ProviderError(Exception):
     """A failed call, with `kind` telling the caller whether sending again is safe."""
 
-    TRANSIENT = "transient"  # not created (refused, 429, 502/503/504): retry later
+    TRANSIENT = "transient"  # proven not created (refused, DNS, 429, 503): retry later
     UNKNOWN_OUTCOME = "unknown_outcome"  # sent, answer lost: may exist, never re-send blindly
     DUPLICATE = "duplicate"  # `IMEI already exists!`: not charged by this call
     AUTH = "auth"  # `Invalid User!` / `Invalid API Key!`
@@ -92,17 +101,22 @@ def error_from_text(text, raw=""):
     return ProviderError(kind, text, raw=raw)
 
 
-def error_from_exception(exc):
-    """Classify a requests exception by whether the request could have reached the provider."""
+def error_from_exception(exc, request_started=True):
+    """Classify a requests exception by whether the request could have reached the provider.
+
+    Only what proves the request never left is TRANSIENT: no connection (refused, DNS, connect
+    timeout) or a failed TLS handshake. `request_started` says whether the request was handed
+    to the connection; a TLS error after that (while sending or reading) is UNKNOWN_OUTCOME.
+    """
     cause = _cause(exc)
     if isinstance(exc, requests.ConnectTimeout):
         return ProviderError(ProviderError.TRANSIENT, f"Could not connect (timed out): {cause}")
     if isinstance(exc, requests.ReadTimeout):
         return ProviderError(ProviderError.UNKNOWN_OUTCOME, f"No answer in time: {cause}")
-    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+    if isinstance(exc, requests.ConnectionError) and _never_connected(exc, request_started):
         return ProviderError(ProviderError.TRANSIENT, f"Could not connect: {cause}")
-    # Anything else (connection dropped mid-call, broken chunked body...) happened after the
-    # request may have been sent.
+    # Anything else (connection dropped mid-call, a TLS error while reading, a broken chunked
+    # body...) happened after the request may have been sent.
     message = f"Connection lost during the call: {cause}"
     return ProviderError(ProviderError.UNKNOWN_OUTCOME, message)
 
@@ -113,25 +127,60 @@ def _cause(exc):
     return getattr(reason, "reason", None) or reason
 
 
-def _never_connected(exc):
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
-        return True  # the handshake failed: nothing was sent
+def _never_connected(exc, request_started):
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return True  # the proxy (or the tunnel through it) failed: nothing reached the provider
+    if isinstance(exc, requests.exceptions.SSLError):
+        return not request_started  # the handshake failed: nothing was sent
     return isinstance(_cause(exc), NewConnectionError | ConnectTimeoutError)
 
 
 def error_from_status(status_code, raw, action=""):
-    if status_code in TRANSIENT_STATUS_CODES:
+    gateway = status_code in GATEWAY_STATUS_CODES
+    if status_code in NOT_CREATED_STATUS_CODES or (gateway and action != "placeorder"):
         return ProviderError(
             ProviderError.TRANSIENT, f"HTTP {status_code}: try again later", raw, status_code
         )
     if 300 <= status_code < 400:
         message = f"HTTP {status_code} redirect: the base URL is wrong (http instead of https?)"
         return ProviderError(ProviderError.PERMANENT, message, raw, status_code)
+    if gateway:
+        message = f"HTTP {status_code}: a gateway lost the provider's answer; the order may exist"
+        return ProviderError(ProviderError.UNKNOWN_OUTCOME, message, raw, status_code)
     if status_code >= 500 and action == "placeorder":
-        # A server error other than the gateway ones may come after the order was created.
+        # A server error may come after the order was created.
         message = f"HTTP {status_code}: the provider failed while placing it; the order may exist"
         return ProviderError(ProviderError.UNKNOWN_OUTCOME, message, raw, status_code)
     return ProviderError(ProviderError.PERMANENT, f"HTTP {status_code}", raw, status_code)
+
+
+# -- knowing whether the request left --------------------------------------------------------
+
+# Per thread (each call runs on one thread): set once the request is handed to the connection.
+_progress = threading.local()
+
+
+class _TrackedHTTPSConnection(HTTPSConnection):
+    """Notes that the request is being sent; the TLS handshake is over by then."""
+
+    def request(self, *args, **kwargs):
+        _progress.request_started = True
+        return super().request(*args, **kwargs)
+
+
+class _TrackedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """An HTTPAdapter whose https connections say whether a request was sent (see above)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": HTTPConnectionPool,
+            "https": _TrackedHTTPSConnectionPool,
+        }
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -189,7 +238,7 @@ class GsmFusionClient:
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         # max_retries=0: urllib3 must not re-send anything, and redirects are not followed.
-        adapter = HTTPAdapter(pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
@@ -265,12 +314,13 @@ class GsmFusionClient:
     @sensitive_variables()
     def _call(self, action, params):
         data = {"apiKey": self._api_key, "userId": self.username, "action": action, **params}
+        _progress.request_started = False
         try:
             response = self.session.post(
                 self.base_url + API_PATH, data=data, timeout=self.timeout, allow_redirects=False
             )
         except requests.RequestException as exc:
-            error = error_from_exception(exc)
+            error = error_from_exception(exc, _progress.request_started)
             log.warning("GSM Fusion %s failed: %s (%s)", action, error.kind, error.message)
             raise error from exc
         body = response.content.decode("utf-8", errors="replace")

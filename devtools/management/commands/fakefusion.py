@@ -26,7 +26,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--complete-after", type=float, default=60.0, help="seconds until Completed"
         )
-        parser.add_argument("--fail-rate", type=rate, default=0.0, help="share of HTTP 502s")
+        parser.add_argument(
+            "--fail-rate",
+            type=rate,
+            default=0.0,
+            help="share of HTTP 503s (refused before creating)",
+        )
         parser.add_argument(
             "--timeout-rate", type=rate, default=0.0, help="share of orders never answered"
         )
