@@ -96,9 +96,9 @@ def test_it_says_which_staff_sample_rows_fail_the_check_digit(staff_client, serv
     response = upload(staff_client, content, service)
 
     assert problems(response) == [
-        'Row 2: "353370080089458" fails the IMEI check digit (Luhn)',
-        'Row 3: "111199122222005" fails the IMEI check digit (Luhn)',
-        'Row 4: "353370080089459" fails the IMEI check digit (Luhn)',
+        'Row 2: "353370080089458" fails the IMEI check digit (Luhn): expected check digit 1, not 8',
+        'Row 3: "111199122222005" fails the IMEI check digit (Luhn): expected check digit 9, not 5',
+        'Row 4: "353370080089459" fails the IMEI check digit (Luhn): expected check digit 1, not 9',
     ]
     assert "Nothing was imported" in summary(response)
     assert "confirm_form" not in response.context
