@@ -52,9 +52,13 @@ def diagnose(raw):
     a typo in the last digit is then fixed at a glance.
     """
     if SCIENTIFIC.fullmatch(raw):
-        return None, Problem.SCIENTIFIC, (
-            "was turned into scientific notation by Excel; the digits are lost. "
-            "Format the column as Text and export again."
+        return (
+            None,
+            Problem.SCIENTIFIC,
+            (
+                "was turned into scientific notation by Excel; the digits are lost. "
+                "Format the column as Text and export again."
+            ),
         )
     value = SEPARATORS.sub("", raw)
     if not ASCII_DIGITS.fullmatch(value):
@@ -64,8 +68,12 @@ def diagnose(raw):
         return None, Problem.LENGTH, f"has {len(value)} {digits}; an IMEI has {IMEI_LENGTH}"
     if not luhn_valid(value):
         expected = check_digit(value[:-1])
-        return None, Problem.CHECK_DIGIT, (
-            f"fails the IMEI check digit (Luhn): expected check digit {expected}, not {value[-1]}"
+        return (
+            None,
+            Problem.CHECK_DIGIT,
+            (
+                f"fails the IMEI check digit (Luhn): expected check digit {expected}, not {value[-1]}"
+            ),
         )
     return value, None, None
 
