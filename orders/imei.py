@@ -36,6 +36,12 @@ def check(raw):
     return imei, problem
 
 
+EXCEL_NOTATION = (
+    "was turned into scientific notation by Excel; the digits are lost. "
+    "Format the column as Text and export again."
+)
+
+
 class Problem:
     """The kinds of bad value, for counting them (`diagnose`'s second item)."""
 
@@ -52,14 +58,7 @@ def diagnose(raw):
     a typo in the last digit is then fixed at a glance.
     """
     if SCIENTIFIC.fullmatch(raw):
-        return (
-            None,
-            Problem.SCIENTIFIC,
-            (
-                "was turned into scientific notation by Excel; the digits are lost. "
-                "Format the column as Text and export again."
-            ),
-        )
+        return None, Problem.SCIENTIFIC, EXCEL_NOTATION
     value = SEPARATORS.sub("", raw)
     if not ASCII_DIGITS.fullmatch(value):
         return None, Problem.CHARACTERS, "contains characters other than digits"
@@ -67,14 +66,8 @@ def diagnose(raw):
         digits = "digit" if len(value) == 1 else "digits"
         return None, Problem.LENGTH, f"has {len(value)} {digits}; an IMEI has {IMEI_LENGTH}"
     if not luhn_valid(value):
-        expected = check_digit(value[:-1])
-        return (
-            None,
-            Problem.CHECK_DIGIT,
-            (
-                f"fails the IMEI check digit (Luhn): expected check digit {expected}, not {value[-1]}"
-            ),
-        )
+        expected = f"expected check digit {check_digit(value[:-1])}, not {value[-1]}"
+        return None, Problem.CHECK_DIGIT, f"fails the IMEI check digit (Luhn): {expected}"
     return value, None, None
 
 

@@ -185,7 +185,8 @@ def left_out_note(bad_rows, unit="row"):
     more = len(bad_rows) - NOTED_ROWS
     more_text = f" and {more:,} more" if more > 0 else ""
     noun = f"{unit}s" if len(bad_rows) > 1 else unit
-    return f"Created from the valid {unit}s only. Left out {len(bad_rows):,} bad {noun}: {named}{more_text}."
+    left_out = f"Left out {len(bad_rows):,} bad {noun}: {named}{more_text}."
+    return f"Created from the valid {unit}s only. {left_out}"
 
 
 def create_batch(plan, user, note=""):
