@@ -12,15 +12,23 @@ import secrets
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
+
+from orders.imei import SEPARATORS as IMEI_SEPARATORS
+from orders.imei import pasted_values
 
 SEPARATORS = re.compile(r"[\s,;]+")
 IMEI_LIKE = re.compile(r"\d{14,15}")
 SHOWN_MISSING = 10
 SESSION_KEY = "imei_lists"
 KEPT_LISTS = 3
+# Up to this many pasted IMEIs, the list shows their orders in the pasted order (one CASE
+# clause per IMEI); a longer list keeps the newest-first order.
+PASTED_ORDER_LIMIT = 1000
+NOT_IMEI_SHOWN = 10
 
 
 def split_terms(text):
@@ -30,6 +38,41 @@ def split_terms(text):
 
 def unique(terms):
     return list(dict.fromkeys(terms))
+
+
+def pasted_imeis(text):
+    """(IMEIs in pasted order without repeats, values that are no IMEI) of a pasted list.
+
+    Spaces and dashes inside an IMEI are what staff meant: `351-669784 801844` is one.
+    """
+    imeis, other = [], []
+    for _, value in pasted_values(text):
+        bare = IMEI_SEPARATORS.sub("", value)
+        (imeis if IMEI_LIKE.fullmatch(bare) else other).append(
+            bare if IMEI_LIKE.fullmatch(bare) else value
+        )
+    return unique(imeis), other
+
+
+def not_imei_message(values):
+    shown = ", ".join(f"“{v[:40]}”" for v in values[:NOT_IMEI_SHOWN])
+    more = f" and {len(values) - NOT_IMEI_SHOWN} more" if len(values) > NOT_IMEI_SHOWN else ""
+    noun = "is not an IMEI" if len(values) == 1 else "are not IMEIs"
+    return f"Left out what {noun} (an IMEI has 15 digits): {shown}{more}."
+
+
+def pasted_ordering(request):
+    """The order list's ordering for a pasted list: the pasted order; None otherwise."""
+    imeis = request.session.get(SESSION_KEY, {}).get(
+        request.GET.get(ImeiListFilter.parameter_name) or ""
+    )
+    if not imeis or len(imeis) > PASTED_ORDER_LIMIT:
+        return None
+    position = Case(
+        *(When(imei=imei, then=Value(n)) for n, imei in enumerate(imeis)),
+        output_field=IntegerField(),
+    )
+    return [position.asc(), "-id"]
 
 
 def imei_terms(search_term):
@@ -125,7 +168,9 @@ class MultiImeiSearchMixin:
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = reverse("admin:orders_order_changelist")
-        imeis = unique(split_terms(request.POST.get("imeis", "")))
+        imeis, other = pasted_imeis(request.POST.get("imeis", ""))
+        if other:
+            messages.warning(request, not_imei_message(other))
         if not imeis:
             messages.warning(request, "Paste at least one IMEI.")
             return HttpResponseRedirect(changelist)
