@@ -30,7 +30,15 @@ from .search import MultiImeiSearchMixin, pasted_ordering
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "category", "price", "delivery_time", must_read_short, "active"]
+    list_display = [
+        "id",
+        "title",
+        "category",
+        "price_display",
+        "delivery_time",
+        must_read_short,
+        "active",
+    ]
     list_filter = ["active", "category"]
     search_fields = ["id", "title", "category"]
     readonly_fields = ["synced_at", must_read_text]
@@ -46,6 +54,10 @@ class ServiceAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {"can_sync": self.has_change_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="price", ordering="price")
+    def price_display(self, service):
+        return money(service.price)
 
     def get_urls(self):
         sync = self.admin_site.admin_view(require_POST(self.sync_view))
