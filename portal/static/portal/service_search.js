@@ -15,14 +15,15 @@
       let first = null;
       select.querySelectorAll("option").forEach(function (option) {
         const text = option.textContent.toLowerCase();
-        const shown = !option.value || words.every(function (w) { return text.includes(w); });
+        const shown = option.value ? words.every(function (w) { return text.includes(w); }) : !words.length;
         option.hidden = !shown;
         if (shown && option.value && first === null) { first = option; }
       });
       select.querySelectorAll("optgroup").forEach(function (group) {
         group.hidden = !group.querySelector("option:not([hidden])");
       });
-      if (first !== null && (select.selectedOptions.length === 0 || select.selectedOptions[0].hidden)) {
+      const chosen = select.selectedOptions[0];
+      if (first !== null && (!chosen || !chosen.value || chosen.hidden)) {
         select.value = first.value;
       }
     });
