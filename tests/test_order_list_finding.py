@@ -168,6 +168,12 @@ def test_the_many_imeis_box_joins_dashes_and_spaces_inside_an_imei(staff_client,
     assert result_imeis(listing) == [order.imei]
 
 
+def test_the_search_box_reads_one_imei_written_with_dashes_and_spaces(staff_client, db):
+    order = make_order(imei="351669784801844")
+
+    assert result_imeis(staff_client.get(LIST, {"q": "351-669784 801844"})) == [order.imei]
+
+
 def test_the_many_imeis_box_names_what_is_not_an_imei(staff_client, db):
     make_order(imei=valid_imei(1))
 

@@ -1,9 +1,11 @@
 """Looking up many IMEIs at once in the order changelist's search box.
 
 Staff paste a column from a spreadsheet: IMEIs separated by newlines, commas, semicolons or
-spaces, up to 30,000 of them. The admin's own search would AND one LIKE clause per word; a
-query of several IMEIs becomes `imei IN (...)` instead, and the page says which IMEIs have no
-order.
+spaces, up to 30,000 of them, some written with spaces or dashes inside (`351-669784 801844`,
+read as one IMEI: orders.imei.pasted_values). The admin's own search would AND one LIKE clause
+per word; a query of several IMEIs becomes `imei IN (...)` instead, the page says which IMEIs
+have no order and which pasted text is no IMEI, and a pasted list of up to 1,000 IMEIs is shown
+in the pasted order.
 """
 
 import re
@@ -20,7 +22,6 @@ from django.views.decorators.http import require_POST
 from orders.imei import SEPARATORS as IMEI_SEPARATORS
 from orders.imei import pasted_values
 
-SEPARATORS = re.compile(r"[\s,;]+")
 IMEI_LIKE = re.compile(r"\d{14,15}")
 SHOWN_MISSING = 10
 SESSION_KEY = "imei_lists"
@@ -29,11 +30,6 @@ KEPT_LISTS = 3
 # clause per IMEI); a longer list keeps the newest-first order.
 PASTED_ORDER_LIMIT = 1000
 NOT_IMEI_SHOWN = 10
-
-
-def split_terms(text):
-    """The words of pasted text, split on whitespace, commas and semicolons."""
-    return [t for t in SEPARATORS.split(text) if t]
 
 
 def unique(terms):
@@ -76,11 +72,15 @@ def pasted_ordering(request):
 
 
 def imei_terms(search_term):
-    """The IMEIs of a multi-IMEI query, in order and without repeats; None for other queries."""
-    terms = split_terms(search_term)
-    if len(terms) < 2 or not all(IMEI_LIKE.fullmatch(t) for t in terms):
+    """The IMEIs of a multi-IMEI query, in order and without repeats; None for other queries.
+
+    One IMEI written with spaces or dashes (`351-669784 801844`) counts as such a query too:
+    the admin's own search would look for each piece on its own and find nothing.
+    """
+    imeis, other = pasted_imeis(search_term)
+    if other or not imeis or (len(imeis) == 1 and search_term.strip() == imeis[0]):
         return None
-    return unique(terms)
+    return imeis
 
 
 def chunks(values, size=None):
