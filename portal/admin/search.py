@@ -14,7 +14,8 @@ import secrets
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import CharField, Value
+from django.db.models.functions import Concat, StrIndex
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
@@ -26,8 +27,8 @@ IMEI_LIKE = re.compile(r"\d{14,15}")
 SHOWN_MISSING = 10
 SESSION_KEY = "imei_lists"
 KEPT_LISTS = 3
-# Up to this many pasted IMEIs, the list shows their orders in the pasted order (one CASE
-# clause per IMEI); a longer list keeps the newest-first order.
+# Up to this many pasted IMEIs, the list shows their orders in the pasted order (found by
+# position in the pasted text, row by row); a longer list keeps the newest-first order.
 PASTED_ORDER_LIMIT = 1000
 NOT_IMEI_SHOWN = 10
 
@@ -64,10 +65,9 @@ def pasted_ordering(request):
     )
     if not imeis or len(imeis) > PASTED_ORDER_LIMIT:
         return None
-    position = Case(
-        *(When(imei=imei, then=Value(n)) for n, imei in enumerate(imeis)),
-        output_field=IntegerField(),
-    )
+    # Where ",<imei>," sits in ",<pasted>,": one parameter, not one CASE clause per IMEI.
+    pasted = Value("," + ",".join(imeis) + ",")
+    position = StrIndex(pasted, Concat(Value(","), "imei", Value(","), output_field=CharField()))
     return [position.asc(), "-id"]
 
 
@@ -94,7 +94,8 @@ def found_imeis(queryset, imeis):
     """The IMEIs of `imeis` that have at least one order in `queryset`, chunked."""
     found = set()
     for chunk in chunks(imeis):
-        found.update(queryset.filter(imei__in=chunk).values_list("imei", flat=True).distinct())
+        matches = queryset.filter(imei__in=chunk).order_by()
+        found.update(matches.values_list("imei", flat=True).distinct())
     return found
 
 
