@@ -198,3 +198,15 @@ def test_the_order_page_shows_results_and_folds_the_raw_answer(staff_page, scree
     staff_page.click("details.raw summary")
     expect(staff_page.locator("pre.raw-answer")).to_be_visible()
     screenshot("raw-open")
+
+
+def test_the_admin_index_has_an_import_button(staff_page, screenshot):
+    make_service()
+    staff_page.goto("/admin/")
+
+    staff_page.click("#index-import")
+
+    staff_page.wait_for_url("**/admin/orders/order/import/")
+    expect(staff_page.locator("h1")).to_have_text("Import a batch")
+    assert no_horizontal_scroll(staff_page)
+    screenshot("import-page")

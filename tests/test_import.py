@@ -80,8 +80,8 @@ def test_the_upload_form_lists_active_services_with_price_and_delivery_time(staf
 
     page = staff_client.get(IMPORT_URL).content.decode()
 
-    assert "Apple iPhone IMEI Carrier + Simlock + FMI ($0.08, Instant-5 Minutes)" in page
-    assert "T-Mobile unlock ($110.00, time unknown)" in page
+    assert "$0.08 · Instant-5 Minutes · Apple iPhone IMEI Carrier + Simlock + FMI" in page
+    assert "$110.00 · time unknown · T-Mobile unlock" in page
     assert "Retired checker" not in page
     assert "Check again" in page
 

@@ -170,9 +170,12 @@ def test_services_used_in_the_last_30_days_are_offered_first(staff_client):
     choices = staff_client.get(IMPORT_URL).context["form"].fields["service"].choices
 
     assert [(group, [label for _, label in options]) for group, options in choices[1:]] == [
-        ("Used in the last 30 days", ["Z unlock ($25.00, 1-5 Days)"]),
+        ("Used in the last 30 days", ["$25.00 · 1-5 Days · Z unlock"]),
         (
             "All services",
-            ["A cheap checker ($0.08, Instant-5 Minutes)", "M checker ($0.08, Instant-5 Minutes)"],
+            [
+                "$0.08 · Instant-5 Minutes · A cheap checker",
+                "$0.08 · Instant-5 Minutes · M checker",
+            ],
         ),
     ]

@@ -13,6 +13,7 @@ from import_export.forms import ConfirmImportForm, ImportForm
 from orders.imei import pasted_values
 from orders.models import Batch, Service
 
+from .display import money
 from .importing import pasted_file
 
 CHECK_AGAIN_HELP = (
@@ -45,9 +46,15 @@ def service_choices():
     others = [s for s in services.values() if s.pk not in set(recent_ids)]
     choices = [("", "---------")]
     if recent:
-        choices.append(("Used in the last 30 days", [(s.pk, str(s)) for s in recent]))
-    choices.append(("All services" if recent else "Services", [(s.pk, str(s)) for s in others]))
+        choices.append(("Used in the last 30 days", [(s.pk, service_label(s)) for s in recent]))
+    group = "All services" if recent else "Services"
+    choices.append((group, [(s.pk, service_label(s)) for s in others]))
     return choices
+
+
+def service_label(service):
+    """'$0.08 · Instant-5 Minutes · Apple iPhone ...': price and time first, never cut off."""
+    return f"{money(service.price)} · {service.delivery_time or 'time unknown'} · {service.title}"
 
 
 def active_services():
