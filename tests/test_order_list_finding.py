@@ -226,7 +226,7 @@ def test_the_order_page_shows_results_without_internals_or_save_buttons(staff_cl
     assert "claim_token" not in html and "lease_expires_at" not in html
     assert "Placed, but its id was lost" not in html and "icon-no.svg" not in html
     assert "15562209" in html and "T-Mobile" in html
-    assert "<details class='raw'><summary>Show</summary>" in html
+    assert "<details class='raw'><summary>Show all 2 lines</summary>" in html
     assert 'name="_save"' not in html and 'name="_continue"' not in html
 
 

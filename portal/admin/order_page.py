@@ -1,11 +1,12 @@
 """The order page: what an operator needs to read, nothing to edit.
 
-The result fields first, then the order's way through the provider; the raw result code (with
-its `<br>` tags) is folded away, since the parsed fields say the same. Internal fields (claim
-token, lease, next poll) are left out.
+The result fields first, then the order's way through the provider; the provider's whole
+result is folded away, since the parsed fields say most of it. Internal fields (claim token,
+lease, next poll) are left out; times have seconds.
 """
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html
 
 from orders.models import Order
@@ -20,11 +21,12 @@ ORDER_FIELDS = [
     "cost_display",
     "provider_id",
     "attempts",
-    "created_at",
-    "submitted_at",
-    "finished_at",
+    "created",
+    "submitted",
+    "finished",
     "error_display",
 ]
+# The parsed result fields, shown when the provider filled them in.
 RESULT_FIELDS = [
     "model_name",
     "carrier",
@@ -35,8 +37,6 @@ RESULT_FIELDS = [
     "gsma_status",
     "purchase_date",
     "applecare",
-    "result_lines",
-    "raw_code",
 ]
 # Nothing on an order is edited by hand: no Save buttons.
 NO_SAVE = {
@@ -51,13 +51,20 @@ def order_title(order):
     return f"Order {order.imei} · {order.get_status_display()}"
 
 
+def local_seconds(moment):
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else "—"
+
+
 class OrderPageMixin:
-    readonly_fields = [*ORDER_FIELDS, *RESULT_FIELDS]
+    readonly_fields = [*ORDER_FIELDS, *RESULT_FIELDS, "full_result"]
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [(None, {"fields": ORDER_FIELDS})]
+        """The result first (its filled-in fields and the whole answer, folded), then the
+        order's way through the provider."""
+        fieldsets = [("Order", {"fields": ORDER_FIELDS})]
         if obj is not None and (obj.result_code or obj.result_text):
-            fieldsets.append(("Result", {"fields": RESULT_FIELDS}))
+            filled = [name for name in RESULT_FIELDS if getattr(obj, name)]
+            fieldsets.insert(0, ("Result", {"fields": [*filled, "full_result"]}))
         return fieldsets
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -94,12 +101,21 @@ class OrderPageMixin:
     def error_display(self, order):
         return order.last_error or "—"
 
-    @admin.display(description="all result lines")
-    def result_lines(self, order):
-        return format_html("<div class='result-lines'>{}</div>", order.result_text)
+    @admin.display(description="provider's whole result")
+    def full_result(self, order):
+        """Every line the provider sent (parsed or not), folded: the fields above say most."""
+        text = order.result_text or order.result_code
+        lines = len(text.splitlines())
+        return format_html(FOLDED, f"Show all {lines} lines" if lines > 1 else "Show", text)
 
-    @admin.display(description="provider's raw result")
-    def raw_code(self, order):
-        if not order.result_code:
-            return "—"
-        return format_html(FOLDED, "Show", order.result_code)
+    @admin.display(description="created")
+    def created(self, order):
+        return local_seconds(order.created_at)
+
+    @admin.display(description="sent")
+    def submitted(self, order):
+        return local_seconds(order.submitted_at)
+
+    @admin.display(description="finished")
+    def finished(self, order):
+        return local_seconds(order.finished_at)
