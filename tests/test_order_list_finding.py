@@ -151,6 +151,17 @@ def test_the_list_export_needs_the_export_permission(client, django_user_model, 
     assert "export.csv" not in client.get(LIST).content.decode()
 
 
+def test_the_export_action_also_writes_xlsx(staff_client, db):
+    order = make_order()
+
+    response = staff_client.post(
+        LIST, {"action": "export_selected_orders_xlsx", "_selected_action": [order.pk]}
+    )
+
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert [row[1] for row in sheet.iter_rows(values_only=True)] == ["IMEI NO.", order.imei]
+
+
 def test_an_unknown_export_format_is_404(staff_client, db):
     assert staff_client.get(LIST + "export.pdf").status_code == 404
 

@@ -151,6 +151,14 @@ def export_selected_orders(modeladmin, request, queryset):
     return advanced_export_response(queryset, f"orders-advanced-export-{export_stamp()}.csv")
 
 
+@admin.action(description="Export selected (Advanced Export XLSX)")
+def export_selected_orders_xlsx(modeladmin, request, queryset):
+    if not request.user.has_perm(EXPORT_PERMISSION):
+        raise PermissionDenied
+    name = f"orders-advanced-export-{export_stamp()}.csv"
+    return advanced_export_response(queryset, name, "xlsx")
+
+
 class OrderExportMixin:
     """Adds the export action for users with `orders.export_order`, and the export of the
     list as filtered (`export.csv` / `export.xlsx`, linked above the list).
@@ -186,8 +194,8 @@ class OrderExportMixin:
         if self.actions is None or IS_POPUP_VAR in request.GET:
             return actions
         if request.user.has_perm(EXPORT_PERMISSION):
-            action = export_selected_orders
-            actions[action.__name__] = (action, action.__name__, action.short_description)
+            for action in (export_selected_orders, export_selected_orders_xlsx):
+                actions[action.__name__] = (action, action.__name__, action.short_description)
         return actions
 
 
