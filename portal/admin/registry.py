@@ -159,7 +159,6 @@ class OrderAdmin(
     list_filter = ORDER_FILTERS
     search_fields = ["imei", "remote_id"]
     list_select_related = ["batch", "service"]
-    list_per_page = 50
     inlines = [TimelineInline]
     # The "many IMEIs" box (MultiImeiSearchMixin). ImportMixin replaces the list's template
     # with its own, which then extends this one, so the box stays under the Import button.
