@@ -160,8 +160,9 @@ class OrderAdmin(
     search_fields = ["imei", "remote_id"]
     list_select_related = ["batch", "service"]
     inlines = [TimelineInline]
-    # The "many IMEIs" box (MultiImeiSearchMixin). ImportMixin replaces the list's template
-    # with its own, which then extends this one, so the box stays under the Import button.
+    # The "many IMEIs" box (MultiImeiSearchMixin) and the list's look. ImportMixin renders
+    # its own list template (here: ours with the Import and Export buttons), which extends
+    # this one.
     change_list_template = "admin/orders/order/change_list.html"
     import_export_change_list_template = "admin/orders/order/change_list_tools.html"
 
