@@ -107,19 +107,25 @@ def test_the_last_7_days_export_as_xlsx_exactly_like_the_vendor_sample(staff_cli
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     assert response["Content-Disposition"].endswith('.xlsx"')
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    sheet = workbook(response).active
     rows = [[cell or "" for cell in row] for row in sheet.iter_rows(values_only=True)]
     with open(DATA / "vendor-advanced-export.csv", encoding="utf-8", newline="") as sample:
         assert rows == list(csv.reader(sample))
 
 
-def test_an_xlsx_cell_is_never_a_formula(staff_client):
-    make_order(carrier='=HYPERLINK("http://evil")')
+def workbook(response):
+    assert response.streaming
+    return openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+
+
+def test_an_xlsx_cell_is_never_a_formula_nor_broken_by_control_characters(staff_client):
+    make_order(carrier='=HYPERLINK("http://evil")', last_error="bad\x00\x1b answer <&>")
 
     response = staff_client.get(LIST + "export.xlsx")
 
-    cell = openpyxl.load_workbook(io.BytesIO(response.content)).active["G2"]
+    cell = workbook(response).active["G2"]
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://evil")', "s")
+    assert workbook(staff_client.get(LIST + "export.xlsx")).active["L2"].value == "bad answer <&>"
 
 
 def test_the_list_export_follows_search_and_status(staff_client, db):
@@ -158,7 +164,7 @@ def test_the_export_action_also_writes_xlsx(staff_client, db):
         LIST, {"action": "export_selected_orders_xlsx", "_selected_action": [order.pk]}
     )
 
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    sheet = workbook(response).active
     assert [row[1] for row in sheet.iter_rows(values_only=True)] == ["IMEI NO.", order.imei]
 
 

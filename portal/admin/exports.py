@@ -9,7 +9,7 @@ UTF-8 with a BOM: without it Excel on Windows reads the file as ANSI and mangles
 service titles; with it Excel, LibreOffice and Python's `utf-8-sig` all read it right.
 
 XLSX has the same columns and cells, every cell a string (so an IMEI never turns into
-3.52E+14 and no cell is ever a formula), written by openpyxl's write-only mode.
+3.52E+14 and no cell is ever a formula), streamed too (portal/admin/xlsx.py).
 
 Any order list can be exported as it is filtered: `/admin/orders/order/export.csv?<the
 list's query>` (and `.xlsx`) build the changelist's own queryset from the same parameters.
@@ -22,12 +22,14 @@ from django.contrib import admin
 from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from orders.models import Order
 from submissions.provider.results import advanced_export_code
+
+from .xlsx import xlsx_chunks
 
 EXPORT_PERMISSION = "orders.export_order"
 HEADER = [
@@ -107,31 +109,15 @@ def csv_chunks(orders):
     yield buffer.getvalue()
 
 
-def xlsx_bytes(orders):
-    """The same rows as an XLSX workbook; every cell a string, never a formula."""
-    import openpyxl  # only XLSX exports pay for importing it
-    from openpyxl.cell import WriteOnlyCell
-
-    book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet("Advanced Export")
-
-    def row(values):
-        cells = [WriteOnlyCell(sheet, value=str(value)) for value in values]
-        for cell in cells:
-            cell.data_type = "s"
-        return cells
-
-    sheet.append(row(HEADER))
+def xlsx_rows(orders):
     for order in orders.select_related("service").iterator(chunk_size=2000):
-        sheet.append(row(order_cells(order)))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+        yield order_cells(order)
 
 
 def advanced_export_response(orders, file_name, file_format="csv"):
     if file_format == "xlsx":
-        response = HttpResponse(xlsx_bytes(orders), content_type=XLSX_TYPE)
+        chunks = xlsx_chunks(HEADER, xlsx_rows(orders), "Advanced Export")
+        response = StreamingHttpResponse(chunks, content_type=XLSX_TYPE)
         file_name = file_name.removesuffix(".csv") + ".xlsx"
     else:
         chunks = csv_chunks(orders)
