@@ -268,3 +268,16 @@ def test_batch_list_is_titled_batches(staff_client, db):
     make_batch(state=Batch.State.DONE)
 
     assert staff_client.get("/admin/orders/batch/").context["title"] == "Batches"
+
+
+def test_xlsx_columns_are_lettered_like_a_spreadsheet():
+    from portal.admin.xlsx import column_letters
+
+    assert [column_letters(i) for i in (0, 11, 25, 26, 701, 702)] == [
+        "A",
+        "L",
+        "Z",
+        "AA",
+        "ZZ",
+        "AAA",
+    ]
