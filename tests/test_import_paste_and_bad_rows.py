@@ -72,6 +72,19 @@ def test_pasted_text_that_is_no_imei_is_named_by_its_line(staff_client, service)
     assert response.context["form"]["imei_text"].value() == f"{valid_imei(1)}\nhello\n12345"
 
 
+def test_more_pasted_imeis_than_the_maximum_are_refused_beside_the_paste_box(
+    staff_client, service, settings
+):
+    settings.IMPORT_MAX_ROWS = 2
+
+    response = paste(staff_client, " ".join(valid_imei(n) for n in range(3)), service)
+
+    assert response.context["form"].errors["imei_text"] == [
+        "More than 2 IMEIs were pasted; the limit is 2 per batch."
+    ]
+    assert Batch.objects.count() == 0
+
+
 def test_a_file_and_a_paste_together_or_neither_are_refused(staff_client, service):
     both = {
         "service": service.pk,

@@ -126,7 +126,9 @@ class OrderImportMixin(ImportMixin):
 
     def add_data_read_fail_error_to_form(self, form, e):
         if isinstance(e, ImportFileError):
-            form.add_error("import_file", str(e))
+            # Said beside what the user gave: the file, or the pasted IMEIs.
+            field = "imei_text" if form.cleaned_data.get("imei_text") else "import_file"
+            form.add_error(field, str(e))
         else:
             logger.exception("Import file could not be read", exc_info=e)
             form.add_error("import_file", "The file could not be read as CSV or XLSX.")
