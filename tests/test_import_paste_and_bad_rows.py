@@ -5,6 +5,7 @@ import io
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
@@ -138,6 +139,9 @@ def test_the_valid_rows_step_makes_a_997_order_batch_naming_the_3_left_out(staff
         f"Batch {batch.pk} created: 997 orders queued (cost $79.76); 3 bad rows left out, "
         "named in its note"
     ]
+    # Pausing replaces the note: the batch's History keeps the left-out rows for good.
+    (entry,) = LogEntry.objects.filter(object_id=str(batch.pk))
+    assert entry.change_message == f"Imported from good.csv. {batch.note}"
 
 
 def test_the_plain_confirm_of_a_file_with_bad_rows_still_creates_nothing(staff_client, service):

@@ -163,13 +163,18 @@ class OrderImportMixin(ImportMixin):
         return HttpResponseRedirect(reverse("admin:orders_batch_change", args=[batch.pk]))
 
     def log_batch(self, batch, request):
-        """One admin log entry for the batch, not 20,000 for its orders."""
+        """One admin log entry for the batch, not 20,000 for its orders.
+
+        It also keeps the left-out rows (the batch note says them too, but pausing the batch
+        replaces its note): the batch's History shows them for good.
+        """
         if not self.get_skip_admin_log():
+            message = f"Imported from {batch.source_name}. {batch.note}".strip()
             LogEntry.objects.log_actions(
                 request.user.pk,
                 [batch],
                 ADDITION,
-                change_message=f"Imported from {batch.source_name}",
+                change_message=message,
                 single_object=True,
             )
 
