@@ -221,6 +221,16 @@ def test_the_list_is_titled_orders_and_shows_costs_with_their_sign(staff_client,
     assert '<td class="field-cost_display">$0.08</td>' in response.content.decode()
 
 
+def test_the_lists_status_shows_its_error_on_hover_escaped(staff_client, db):
+    make_order(status=S.FAILED, last_error="Gave up: <HTTP 502>")
+
+    html = staff_client.get(LIST).content.decode()
+
+    assert (
+        "<span class='status status-failed' title='Gave up: &lt;HTTP 502&gt;'>Failed</span>" in html
+    )
+
+
 def completed(**fields):
     return make_order(
         status=S.COMPLETED,

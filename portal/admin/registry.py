@@ -187,8 +187,12 @@ class OrderAdmin(
 
     @admin.display(description="status", ordering="status")
     def status_display(self, order):
+        # The error (if any) on hover: the row stays one line.
         return format_html(
-            "<span class='status status-{}'>{}</span>", order.status, order.get_status_display()
+            "<span class='status status-{}' title='{}'>{}</span>",
+            order.status,
+            order.last_error,
+            order.get_status_display(),
         )
 
     @admin.display(description="batch", ordering="batch_id")
