@@ -32,17 +32,80 @@ def with_check_digit(body):
 
 def check(raw):
     """(imei, None) for a good value, (None, what is wrong) for a bad one."""
+    imei, _, problem = diagnose(raw)
+    return imei, problem
+
+
+EXCEL_NOTATION = (
+    "was turned into scientific notation by Excel; the digits are lost. "
+    "Format the column as Text and export again."
+)
+
+
+class Problem:
+    """The kinds of bad value, for counting them (`diagnose`'s second item)."""
+
+    SCIENTIFIC = "scientific"
+    CHARACTERS = "characters"
+    LENGTH = "length"
+    CHECK_DIGIT = "check_digit"
+
+
+def diagnose(raw):
+    """(imei, None, None) for a good value, (None, Problem kind, what is wrong) for a bad one.
+
+    A value that fails only its check digit names the check digit its first 14 digits need:
+    a typo in the last digit is then fixed at a glance.
+    """
     if SCIENTIFIC.fullmatch(raw):
-        return None, (
-            "was turned into scientific notation by Excel; the digits are lost. "
-            "Format the column as Text and export again."
-        )
+        return None, Problem.SCIENTIFIC, EXCEL_NOTATION
     value = SEPARATORS.sub("", raw)
     if not ASCII_DIGITS.fullmatch(value):
-        return None, "contains characters other than digits"
+        return None, Problem.CHARACTERS, "contains characters other than digits"
     if len(value) != IMEI_LENGTH:
         digits = "digit" if len(value) == 1 else "digits"
-        return None, f"has {len(value)} {digits}; an IMEI has {IMEI_LENGTH}"
+        return None, Problem.LENGTH, f"has {len(value)} {digits}; an IMEI has {IMEI_LENGTH}"
     if not luhn_valid(value):
-        return None, "fails the IMEI check digit (Luhn)"
-    return value, None
+        expected = f"expected check digit {check_digit(value[:-1])}, not {value[-1]}"
+        return None, Problem.CHECK_DIGIT, f"fails the IMEI check digit (Luhn): {expected}"
+    return value, None, None
+
+
+# Between values staff paste: line breaks, commas, semicolons, tabs (a column or a row copied
+# from Excel). Spaces and dashes may also sit inside one IMEI (`351-669784 801844`).
+PASTE_SEPARATORS = re.compile(r"[,;\t]+")
+
+
+def pasted_values(text):
+    """(line number, value) of each value in pasted text, in the order pasted.
+
+    Words split by spaces are joined while together they make at most 15 digits, so
+    `35 337008 008945 9` is one value and `353370080089459 353370080089467` two. A word
+    with other characters than digits and dashes stands alone (and fails the check).
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        for piece in PASTE_SEPARATORS.split(line):
+            for value in join_split_words(piece.split()):
+                yield number, value
+
+
+def join_split_words(words):
+    group, digits = [], 0
+    for word in words:
+        bare = SEPARATORS.sub("", word)
+        if not bare or not ASCII_DIGITS.fullmatch(bare):
+            if group:
+                yield " ".join(group)
+            group, digits = [], 0
+            yield word
+            continue
+        if group and digits + len(bare) > IMEI_LENGTH:
+            yield " ".join(group)
+            group, digits = [], 0
+        group.append(word)
+        digits += len(bare)
+        if digits >= IMEI_LENGTH:
+            yield " ".join(group)
+            group, digits = [], 0
+    if group:
+        yield " ".join(group)

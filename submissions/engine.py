@@ -235,7 +235,9 @@ class Driver:
         log.error("%s: %s", self.error, placed.raw)
 
     def record_provider_error(self, order, sent_at, error, latency):
-        self.error = f"{error.kind}: {error.message}"
+        # `IMEI already exists!` is the provider's expected refusal, not a fault to flag.
+        if error.kind != ProviderError.DUPLICATE:
+            self.error = f"{error.kind}: {error.message}"
         if error.kind == ProviderError.DUPLICATE:
             order.mark_duplicate(error.raw or error.message, latency)
         elif error.kind == ProviderError.TRANSIENT:

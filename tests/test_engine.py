@@ -159,6 +159,8 @@ def test_a_duplicate_answer_marks_a_first_send_duplicate_and_uncharged(order, en
         0,
         False,
     )
+    # The expected refusal is no provider fault: the dashboard's "last error" stays clear.
+    assert Dispatcher.objects.get().last_error == ""
 
 
 def test_a_permanent_error_fails_the_order_with_the_provider_text(order, enqueued):

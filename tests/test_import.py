@@ -80,8 +80,8 @@ def test_the_upload_form_lists_active_services_with_price_and_delivery_time(staf
 
     page = staff_client.get(IMPORT_URL).content.decode()
 
-    assert "Apple iPhone IMEI Carrier + Simlock + FMI ($0.08, Instant-5 Minutes)" in page
-    assert "T-Mobile unlock ($110.00, time unknown)" in page
+    assert "$0.08 · Instant-5 Minutes · Apple iPhone IMEI Carrier + Simlock + FMI" in page
+    assert "$110.00 · time unknown · T-Mobile unlock" in page
     assert "Retired checker" not in page
     assert "Check again" in page
 
@@ -96,9 +96,9 @@ def test_it_says_which_staff_sample_rows_fail_the_check_digit(staff_client, serv
     response = upload(staff_client, content, service)
 
     assert problems(response) == [
-        'Row 2: "353370080089458" fails the IMEI check digit (Luhn)',
-        'Row 3: "111199122222005" fails the IMEI check digit (Luhn)',
-        'Row 4: "353370080089459" fails the IMEI check digit (Luhn)',
+        'Row 2: "353370080089458" fails the IMEI check digit (Luhn): expected check digit 1, not 8',
+        'Row 3: "111199122222005" fails the IMEI check digit (Luhn): expected check digit 9, not 5',
+        'Row 4: "353370080089459" fails the IMEI check digit (Luhn): expected check digit 1, not 9',
     ]
     assert "Nothing was imported" in summary(response)
     assert "confirm_form" not in response.context

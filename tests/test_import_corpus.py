@@ -127,7 +127,7 @@ def test_every_bad_row_is_named_with_its_spreadsheet_row_number(staff_client, se
     response = upload(staff_client, content, service)
 
     assert problems(response) == [
-        'Row 3: "353370080089459" fails the IMEI check digit (Luhn)',
+        'Row 3: "353370080089459" fails the IMEI check digit (Luhn): expected check digit 1, not 9',
         'Row 4: "35A213021989030" contains characters other than digits',
         f'Row 5: "3.52E+14" {SCIENTIFIC}',
         'Row 7: "35213021989030" has 14 digits; an IMEI has 15',

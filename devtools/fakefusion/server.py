@@ -4,7 +4,10 @@ It speaks the real wire format (the malformed `<?phpxml` declaration, HTTP 200 X
 the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are accepted, then
 Rejected) and injects faults on demand: 503 before creating, a created order whose answer never
 comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
-a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`).
+a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`). For
+demos it also refuses a share of orders outright (`refuse_rate`: a provider error, nothing
+created, so the order fails and can be re-submitted) and rejects a share of placed ones when
+their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
 `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
 127.0.0.1 only and never echoes the API key.
 """
@@ -36,6 +39,10 @@ DECLARATION = '<?phpxml version="1.0" encoding="utf-8"?>'
 FIRST_ORDER_ID = 15562209
 DEMO_API_KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"  # portal/settings.py's development default
 HOLD_LIMIT = 600  # seconds a "timed out" call holds its socket at most
+# What the fake answers for an order it refuses (`refuse_rate`); wording never captured.
+REFUSED = "Service temporarily unavailable for this IMEI, try again later"
+# The reason of an order it rejects (`reject_rate`), as the checker gives for a bad IMEI.
+REJECTED_CODE = "Invalid_IMEI"
 
 
 @dataclass
@@ -45,6 +52,7 @@ class FakeOrder:
     service_id: int
     created: float  # time.monotonic()
     requested_at: str
+    rejected: bool = False  # Rejected once its result is due (`reject_rate`)
 
 
 class _Server(ThreadingHTTPServer):
@@ -67,6 +75,8 @@ class FakeFusion:
         fail_rate=0.0,
         timeout_rate=0.0,
         garbage_rate=0.0,
+        refuse_rate=0.0,
+        reject_rate=0.0,
         rate_limit=None,
         max_inflight=None,
         seed=None,
@@ -79,6 +89,7 @@ class FakeFusion:
         self.status_latency = min(latency / 10, 1.0) if status_latency is None else status_latency
         self.fail_rate, self.timeout_rate = fail_rate, timeout_rate
         self.garbage_rate = garbage_rate
+        self.refuse_rate, self.reject_rate = refuse_rate, reject_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
@@ -145,6 +156,7 @@ class FakeFusion:
                 "failed_503": self._counts["failed_503"],
                 "timed_out": self._counts["timed_out"],
                 "garbled": self._counts["garbled"],
+                "refused": self._counts["refused"],
             }
 
     def orders(self):
@@ -235,10 +247,14 @@ class FakeFusion:
         if not network_id.isdigit() or int(network_id) not in self.services:
             return 200, _error("Service Not Available!")  # wording never captured
         service_id = int(network_id)
+        if self._random.random() < self.refuse_rate:
+            self._count("refused")
+            return 200, _error(REFUSED)
         with self._lock:
             if (self.username, service_id, imei) in self._placed_keys:
                 return 200, _error("IMEI already exists!")
             order = self._add_order(imei, service_id)
+            order.rejected = self._random.random() < self.reject_rate
         if self._random.random() < self.timeout_rate:
             self._count("timed_out")
             return 200, None
@@ -267,8 +283,8 @@ class FakeFusion:
         age = now - order.created
         if age < self.complete_after:
             return ("Pending" if age < self.complete_after / 2 else "In Process"), ""
-        if not luhn_valid(order.imei):
-            return "Rejected", "Invalid_IMEI"
+        if order.rejected or not luhn_valid(order.imei):
+            return "Rejected", REJECTED_CODE
         return "Completed", completed_code(order.imei)
 
     def _getimeis(self, order_ids):

@@ -3,15 +3,38 @@
 Each action is a few lines over a use case in submissions.services and ends by saying how
 many rows changed. Re-submitting spends money and cancelling is final, so both first show a
 confirmation page (like Django's delete_selected), which posts back with `post=yes`.
+
+The batch page offers the same actions as buttons, for that one batch and only those that
+apply to it (`batch_controls`): each posts to `<id>/do/<action>/`, which runs the very action
+(same permissions, same confirmation page) and comes back to the batch page.
 """
+
+from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
-from orders.models import Order
+from orders.models import Batch, Order
 from submissions import services
+
+CENT = Decimal("0.01")
+NOTHING_TO_RESUBMIT = (
+    "Nothing to re-submit: no failed or unknown-outcome orders among the selected ones."
+)
+# The batch page's buttons: (action, label), in the order shown.
+BATCH_CONTROLS = [
+    ("pause_batches", "Pause"),
+    ("resume_batches", "Resume"),
+    ("cancel_batches", "Cancel…"),
+    ("resubmit_failed", "Re-submit failed…"),
+    ("sync_status_now", "Sync status now"),
+]
 
 
 def plural(count, word, many=None):
@@ -28,7 +51,11 @@ def resubmit_figures(orders):
     for status in (Order.Status.FAILED, Order.Status.UNKNOWN):
         aggregates[f"{status}_count"] = Count("id", filter=Q(status=status))
         aggregates[f"{status}_cost"] = Sum("service__price", filter=Q(status=status))
-    return {name: value or 0 for name, value in orders.aggregate(**aggregates).items()}
+    figures = {name: value or 0 for name, value in orders.aggregate(**aggregates).items()}
+    # SQLite sums decimals as floats: round the costs to the cent for the page.
+    for status in (Order.Status.FAILED, Order.Status.UNKNOWN):
+        figures[f"{status}_cost"] = Decimal(figures[f"{status}_cost"]).quantize(CENT)
+    return figures
 
 
 def confirm(modeladmin, request, queryset, action, template, **context):
@@ -48,8 +75,11 @@ def confirm(modeladmin, request, queryset, action, template, **context):
 def resubmit(modeladmin, request, queryset, orders):
     """Ask first (count, cost, the unknown-outcome choice), then re-submit."""
     if request.POST.get("post") != "yes":
-        template = "resubmit_confirmation.html"
         figures = resubmit_figures(orders)
+        if not figures["failed_count"] and not figures["unknown_count"]:
+            modeladmin.message_user(request, NOTHING_TO_RESUBMIT, messages.INFO)
+            return None
+        template = "resubmit_confirmation.html"
         return confirm(modeladmin, request, queryset, "resubmit_failed", template, **figures)
     include_unknown = request.POST.get("include_unknown") == "on"
     count = services.resubmit_failed(orders, request.user, include_unknown=include_unknown)
@@ -84,7 +114,69 @@ class OrderActionsMixin(PermissionsMixin):
         sync_now(self, request, queryset)
 
 
-class BatchActionsMixin(PermissionsMixin):
+def applicable_controls(batch):
+    """The batch page's actions that would change something for this batch now."""
+    counts = batch.orders.aggregate(
+        problems=Count("id", filter=Q(status__in=Order.PROBLEM_STATUSES)),
+        awaiting=Count("id", filter=Q(status__in=Order.AWAITING_RESULT_STATUSES)),
+    )
+    applies = {
+        "pause_batches": batch.state in Batch.LIVE_STATES,
+        "resume_batches": batch.state == Batch.State.PAUSED,
+        "cancel_batches": batch.state not in (Batch.State.DONE, Batch.State.CANCELLED),
+        "resubmit_failed": counts["problems"] > 0 and batch.state != Batch.State.CANCELLED,
+        "sync_status_now": counts["awaiting"] > 0,
+    }
+    return [name for name, wanted in applies.items() if wanted]
+
+
+class BatchControlsMixin:
+    """The batch page's buttons: the batch actions for one batch, posted from its page."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.control_view))
+        control = path("<int:object_id>/do/<str:action>/", view, name="orders_batch_control")
+        return [control, *super().get_urls()]
+
+    def control_view(self, request, object_id, action):
+        allowed = self.get_actions(request)
+        if action not in allowed:
+            raise PermissionDenied
+        batches = Batch.objects.filter(pk=object_id)
+        if not batches.exists():
+            raise Http404("No such batch.")
+        func, _, _ = allowed[action]
+        response = func(self, request, batches)
+        if response is not None:
+            return response  # the confirmation page, which posts back here
+        return HttpResponseRedirect(reverse("admin:orders_batch_change", args=[object_id]))
+
+    def batch_controls(self, request, batch):
+        """(action, label, url) of each button the user may press and that applies."""
+        allowed = self.get_actions(request)
+        wanted = set(applicable_controls(batch))
+        return [
+            (name, label, reverse("admin:orders_batch_control", args=[batch.pk, name]))
+            for name, label in BATCH_CONTROLS
+            if name in wanted and name in allowed
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = Batch.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        if batch is not None:
+            title = f"Batch {batch.pk} - {batch.source_name or 'no file'}"
+            extra_context = {
+                "title": title,
+                "batch_controls": self.batch_controls(request, batch),
+                **(extra_context or {}),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Batches", **(extra_context or {})})
+
+
+class BatchActionsMixin(BatchControlsMixin, PermissionsMixin):
     actions = [
         "resubmit_failed",
         "pause_batches",

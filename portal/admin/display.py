@@ -6,14 +6,22 @@ escaped by format_html, or reduced to plain text by strip_tags and then escaped.
 
 import html
 import re
+from decimal import Decimal
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html, strip_tags
 from django.utils.text import Truncator
 
 from orders.models import OrderEvent
 
 SHORT_NOTE_CHARS = 120
+SHORT_SERVICE_CHARS = 22
+# Provider text folded away: a summary line, the whole text (escaped) on a click.
+FOLDED = "<details class='raw'><summary>{}</summary><pre class='raw-answer'>{}</pre></details>"
+# Provider titles start with the reseller's menu code ("10-7.1# Apple ...") and carry emoji.
+MENU_CODE = re.compile(r"^[\d.\-]+#\s*")
+NOT_TEXT = re.compile(r"[^\w\s.,:;&+/()'\-]+")
 INVISIBLE = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 LINE_BREAKS = re.compile(r"<br\s*/?>|</p\s*>|</li\s*>", re.IGNORECASE)
 
@@ -25,6 +33,29 @@ def html_to_text(markup):
     """
     text = LINE_BREAKS.sub("\n", INVISIBLE.sub("", markup))
     return html.unescape(strip_tags(text)).strip()
+
+
+def short_service_title(title, limit=SHORT_SERVICE_CHARS):
+    """'Apple iPhone IMEI Carrier + Simlock…' for '10-7.1# Apple iPhone ... 🔥Hot ...🔥'."""
+    text = " ".join(NOT_TEXT.sub(" ", MENU_CODE.sub("", title)).split())
+    return Truncator(text or title).chars(limit)
+
+
+def money(amount):
+    """'$0.08', '$1,600.00': every cost shown with its currency sign."""
+    return "" if amount is None else f"${Decimal(amount):,.2f}"
+
+
+def short_time(moment):
+    """'14:05' today, '28 Nov 14:05' this year, else '2025-11-14' (seconds on the order)."""
+    if moment is None:
+        return ""
+    local, now = timezone.localtime(moment), timezone.localtime()
+    if local.date() == now.date():
+        return f"{local:%H:%M}"
+    if local.year == now.year:
+        return f"{local:%d %b %H:%M}"
+    return f"{local:%Y-%m-%d}"
 
 
 @admin.display(description="notes")
@@ -46,7 +77,7 @@ class TimelineInline(admin.TabularInline):
     verbose_name_plural = "timeline"
     extra = 0
     can_delete = False
-    fields = ["at", "transition", "latency", "answer", "actor"]
+    fields = ["time", "transition", "latency", "answer", "actor"]
     readonly_fields = fields
 
     class Media:
@@ -67,6 +98,13 @@ class TimelineInline(admin.TabularInline):
             "orders.change_order"
         )
 
+    @admin.display(description="at")
+    def time(self, event):
+        local = timezone.localtime(event.at)
+        return format_html(
+            "<time datetime='{}'>{}</time>", local.isoformat(), f"{local:%Y-%m-%d %H:%M:%S}"
+        )
+
     @admin.display(description="transition")
     def transition(self, event):
         return format_html(
@@ -83,4 +121,8 @@ class TimelineInline(admin.TabularInline):
 
     @admin.display(description="provider answer or error")
     def answer(self, event):
-        return format_html("<pre class='raw-answer'>{}</pre>", event.detail) if event.detail else ""
+        """Folded: the first line shows, the whole raw answer opens on a click."""
+        if not event.detail:
+            return ""
+        first = Truncator(event.detail.splitlines()[0] if event.detail.strip() else "").chars(70)
+        return format_html(FOLDED, first, event.detail)

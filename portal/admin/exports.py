@@ -1,4 +1,4 @@
-"""Orders as the vendor's "Advanced Export" CSV, the sheet staff already grade phones from.
+"""Orders as the vendor's "Advanced Export" CSV (or XLSX), the sheet staff grade phones from.
 
 Plain `csv` streamed through StreamingHttpResponse, not django-import-export's export: that
 builds the whole tablib Dataset (and the file) in memory before answering, offers a format and
@@ -7,21 +7,29 @@ rows stream in chunks with constant memory, in the vendor's exact column order.
 
 UTF-8 with a BOM: without it Excel on Windows reads the file as ANSI and mangles the emoji of
 service titles; with it Excel, LibreOffice and Python's `utf-8-sig` all read it right.
+
+XLSX has the same columns and cells, every cell a string (so an IMEI never turns into
+3.52E+14 and no cell is ever a formula), streamed too (portal/admin/xlsx.py).
+
+Any order list can be exported as it is filtered: `/admin/orders/order/export.csv?<the
+list's query>` (and `.xlsx`) build the changelist's own queryset from the same parameters.
 """
 
 import csv
 import io
 
 from django.contrib import admin
-from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
-from django.urls import path
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import path, reverse
 from django.utils import timezone
 
 from orders.models import Order
 from submissions.provider.results import advanced_export_code
+
+from .xlsx import xlsx_chunks
 
 EXPORT_PERMISSION = "orders.export_order"
 HEADER = [
@@ -48,6 +56,8 @@ VENDOR_STATUS = {
 # A spreadsheet runs a cell starting with these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_CHARS = 64 * 1024
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = ("csv", "xlsx")
 
 
 def escape_formula(value):
@@ -64,7 +74,11 @@ def order_date(moment):
 
 
 def order_row(order):
-    cells = [
+    return [escape_formula(cell) for cell in order_cells(order)]
+
+
+def order_cells(order):
+    return [
         order.service.title,
         order.imei,
         f"${order.cost:.2f}",
@@ -78,7 +92,6 @@ def order_row(order):
         order_date(order.submitted_at),
         order.last_error,
     ]
-    return [escape_formula(cell) for cell in cells]
 
 
 def csv_chunks(orders):
@@ -96,33 +109,79 @@ def csv_chunks(orders):
     yield buffer.getvalue()
 
 
-def advanced_export_response(orders, file_name):
-    response = StreamingHttpResponse(csv_chunks(orders), content_type="text/csv; charset=utf-8")
+def xlsx_rows(orders):
+    for order in orders.select_related("service").iterator(chunk_size=2000):
+        yield order_cells(order)
+
+
+def advanced_export_response(orders, file_name, file_format="csv"):
+    if file_format == "xlsx":
+        chunks = xlsx_chunks(HEADER, xlsx_rows(orders), "Advanced Export")
+        response = StreamingHttpResponse(chunks, content_type=XLSX_TYPE)
+        file_name = file_name.removesuffix(".csv") + ".xlsx"
+    else:
+        chunks = csv_chunks(orders)
+        response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{file_name}"'
     return response
+
+
+def export_stamp():
+    return timezone.localtime().strftime("%Y%m%d-%H%M")
 
 
 @admin.action(description="Export selected (Advanced Export CSV)")
 def export_selected_orders(modeladmin, request, queryset):
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    return advanced_export_response(queryset, f"orders-advanced-export-{stamp}.csv")
+    return advanced_export_response(queryset, f"orders-advanced-export-{export_stamp()}.csv")
+
+
+@admin.action(description="Export selected (Advanced Export XLSX)")
+def export_selected_orders_xlsx(modeladmin, request, queryset):
+    if not request.user.has_perm(EXPORT_PERMISSION):
+        raise PermissionDenied
+    name = f"orders-advanced-export-{export_stamp()}.csv"
+    return advanced_export_response(queryset, name, "xlsx")
 
 
 class OrderExportMixin:
-    """Adds the export action for users with `orders.export_order`.
+    """Adds the export action for users with `orders.export_order`, and the export of the
+    list as filtered (`export.csv` / `export.xlsx`, linked above the list).
 
     Through get_actions rather than `actions`, so OrderAdmin keeps its own `actions` list.
     """
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.filtered_export_view)
+        export = path("export.<str:file_format>", view, name="orders_order_export")
+        return [export, *super().get_urls()]
+
+    def filtered_export_view(self, request, file_format):
+        """The orders of the list exactly as its query string filters, searches and sorts."""
+        if not request.user.has_perm(EXPORT_PERMISSION) or not self.has_view_permission(request):
+            raise PermissionDenied
+        if file_format not in FORMATS:
+            raise Http404("Export as csv or xlsx.")
+        try:
+            orders = self.get_changelist_instance(request).queryset
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(reverse("admin:orders_order_changelist") + "?e=1")
+        name = f"orders-advanced-export-{export_stamp()}.csv"
+        return advanced_export_response(orders, name, file_format)
+
+    def changelist_view(self, request, extra_context=None):
+        can_export = request.user.has_perm(EXPORT_PERMISSION)
+        extra_context = {"can_export": can_export, **(extra_context or {})}
+        return super().changelist_view(request, extra_context)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
         if self.actions is None or IS_POPUP_VAR in request.GET:
             return actions
         if request.user.has_perm(EXPORT_PERMISSION):
-            action = export_selected_orders
-            actions[action.__name__] = (action, action.__name__, action.short_description)
+            for action in (export_selected_orders, export_selected_orders_xlsx):
+                actions[action.__name__] = (action, action.__name__, action.short_description)
         return actions
 
 
@@ -140,5 +199,9 @@ class BatchExportMixin:
         batch = self.get_object(request, unquote(object_id))
         if batch is None:
             raise Http404("No such batch.")
+        file_format = request.GET.get("format", "csv")
+        if file_format not in FORMATS:
+            raise Http404("Export as csv or xlsx.")
         orders = batch.orders.order_by("id")
-        return advanced_export_response(orders, f"batch-{batch.pk}-advanced-export.csv")
+        name = f"batch-{batch.pk}-advanced-export.csv"
+        return advanced_export_response(orders, name, file_format)

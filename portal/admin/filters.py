@@ -6,7 +6,7 @@ DISTINCT over the whole orders table, which grows by up to 30,000 rows a week.
 
 import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order, Service
 
+from .display import short_service_title
 from .search import ImeiListFilter
 
 RECENT_BATCHES = 15
@@ -133,7 +134,7 @@ class ServiceFilter(IdFilter):
     def lookups(self, request, model_admin):
         recent = Batch.objects.order_by("-created_at").values("service_id")[:50]
         services = Service.objects.filter(Q(pk__in=recent) | Q(pk=self.chosen() or 0))
-        return [(str(s.pk), f"{s.title} ({s.pk})") for s in services]
+        return [(str(s.pk), f"{short_service_title(s.title)} ({s.pk})") for s in services]
 
 
 class RecentValueFilter(FieldValueFilter):
@@ -169,7 +170,55 @@ class FmiFilter(RecentValueFilter):
     parameter_name = field = "fmi"
 
 
+class DateRangeFilter(admin.DateFieldListFilter):
+    """Today, past 7 days, this month, this year (Django's links), or a range of dates.
+
+    The range's `<field>__from` / `<field>__to` are local dates, both days included; the form
+    under the links sends them along with the list's other filters.
+    """
+
+    template = "admin/portal/date_range_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_kwarg_from = f"{field_path}__from"
+        self.lookup_kwarg_to = f"{field_path}__to"
+        self.range_from = params.get(self.lookup_kwarg_from, [""])[-1]
+        self.range_to = params.get(self.lookup_kwarg_to, [""])[-1]
+        super().__init__(field, request, params, model, model_admin, field_path)
+        # Filters, search and ordering of the list, kept by the range form.
+        self.kept_params = [
+            (key, value)
+            for key, values in request.GET.lists()
+            if not key.startswith(self.field_generic) and key != "p"
+            for value in values
+        ]
+
+    def expected_parameters(self):
+        return [*super().expected_parameters(), self.lookup_kwarg_from, self.lookup_kwarg_to]
+
+    def queryset(self, request, queryset):
+        start = self.used_parameters.pop(self.lookup_kwarg_from, None)
+        end = self.used_parameters.pop(self.lookup_kwarg_to, None)
+        queryset = super().queryset(request, queryset)
+        if start:
+            queryset = queryset.filter(**{f"{self.field_path}__gte": local_midnight(start[-1])})
+        if end:
+            until = local_midnight(end[-1]) + timedelta(days=1)
+            queryset = queryset.filter(**{f"{self.field_path}__lt": until})
+        return queryset
+
+
+def local_midnight(text):
+    """The start of a `YYYY-MM-DD` day in the current time zone; a bad date is a bad lookup."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise IncorrectLookupParameters(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
 ORDER_FILTERS = [
+    ("created_at", DateRangeFilter),
     "status",
     BatchFilter,
     ServiceFilter,

@@ -1,12 +1,16 @@
 """The batch import on the Order admin: django-import-export's ImportMixin, customised.
 
-Upload (/admin/orders/order/import/): the form takes the service, the file and "check
-again"; the file is stored by django-import-export's temporary storage and checked by
-OrderImportResource (dry run). Good file: a summary and a confirm button. Bad rows: all their
-messages, nothing created. Confirm (/admin/orders/order/process_import/): the stored file is
-read and checked again, the batch is created, and the user lands on the batch's page.
+Upload (/admin/orders/order/import/): the form takes the service, the file (or pasted IMEIs,
+stored like a file) and "check again"; the file is stored by django-import-export's temporary
+storage and checked by OrderImportResource (dry run). Good file: a summary and a confirm
+button. Bad rows: a count per kind of problem, the rows, a download of them, and a second,
+deliberate confirm that creates the batch from the valid rows only. Confirm
+(/admin/orders/order/process_import/): the stored file is read and checked again, the batch is
+created, and the user lands on the batch's page.
 """
 
+import csv
+import io
 import logging
 import os
 from uuid import uuid4
@@ -14,19 +18,24 @@ from uuid import uuid4
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.models import ADDITION, LogEntry
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from import_export.admin import ImportMixin
 from import_export.signals import post_import
 from import_export.tmp_storages import TempFolderStorage
 
+from .exports import escape_formula
 from .forms import BatchImportForm, ConfirmBatchImportForm
-from .importing import ImportFileError
+from .importing import ImportFileError, check_rows
 from .resources import IMEIFile, OrderImportResource, format_money
 
 logger = logging.getLogger(__name__)
 
 IMPORT_PERMISSION = "orders.import_order"
+BAD_ROWS_SALT = "portal.import.bad-rows"
+BAD_ROWS_MAX_AGE = 24 * 3600
 
 
 class OnceTempFolderStorage(TempFolderStorage):
@@ -76,18 +85,59 @@ class OrderImportMixin(ImportMixin):
         form = kwargs.pop("form")
         kwargs["service"] = form.cleaned_data["service"]
         kwargs["check_again"] = form.cleaned_data["check_again"]
+        kwargs["skip_bad_rows"] = form.cleaned_data.get("skip_bad_rows", False)
         return kwargs
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.bad_rows_view)
+        bad_rows = path("import/bad-rows/", view, name="orders_order_import_bad_rows")
+        return [bad_rows, *super().get_urls()]
+
+    def import_action(self, request, **kwargs):
+        """The upload step; for a file with bad rows, also the valid-rows-only confirm."""
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        context["title"] = "Import a batch"
+        result, form = context.get("result"), context.get("form")
+        if result is not None and getattr(result, "valid_rows_only", False):
+            valid_rows_form = self.create_confirm_form(request, import_form=form)
+            valid_rows_form.initial["skip_bad_rows"] = True
+            stored = form.cleaned_data["import_file"].tmp_storage_name
+            context["valid_rows_form"] = valid_rows_form
+            context["bad_rows_url"] = bad_rows_url(stored)
+        return response
+
+    def bad_rows_view(self, request):
+        """The bad rows of a stored upload as CSV: row, value, problem (to fix and re-send)."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        try:
+            name = signing.loads(
+                request.GET.get("file", ""), salt=BAD_ROWS_SALT, max_age=BAD_ROWS_MAX_AGE
+            )
+            data = TempFolderStorage(name=name, read_mode="rb").read()
+        except (signing.BadSignature, FileNotFoundError) as exc:
+            raise Http404("This upload was confirmed or has expired.") from exc
+        dataset = IMEIFile().create_dataset(data)
+        unit = dataset.headers[0]
+        checked = check_rows(zip(dataset[unit], dataset["IMEI"], strict=True))
+        response = HttpResponse(bad_rows_csv(checked.bad_rows, unit), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="bad-rows.csv"'
+        return response
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             initial["service"] = import_form.cleaned_data["service"].pk
             initial["check_again"] = import_form.cleaned_data["check_again"]
+            initial["skip_bad_rows"] = False
         return initial
 
     def add_data_read_fail_error_to_form(self, form, e):
         if isinstance(e, ImportFileError):
-            form.add_error("import_file", str(e))
+            # Said beside what the user gave: the file, or the pasted IMEIs.
+            field = "imei_text" if form.cleaned_data.get("imei_text") else "import_file"
+            form.add_error(field, str(e))
         else:
             logger.exception("Import file could not be read", exc_info=e)
             form.add_error("import_file", "The file could not be read as CSV or XLSX.")
@@ -111,24 +161,47 @@ class OrderImportMixin(ImportMixin):
             return HttpResponseRedirect(self.import_url())
         self.log_batch(batch, request)
         plan = result.plan
+        left_out = result.checked.problem_count
+        left_out_text = f"; {left_out:,} bad rows left out, named in its note" if left_out else ""
         messages.success(
             request,
             f"Batch {batch.pk} created: {len(plan.imeis):,} orders queued "
-            f"(cost {format_money(plan.cost)})",
+            f"(cost {format_money(plan.cost)}){left_out_text}",
         )
         post_import.send(sender=None, model=self.model)
         return HttpResponseRedirect(reverse("admin:orders_batch_change", args=[batch.pk]))
 
     def log_batch(self, batch, request):
-        """One admin log entry for the batch, not 20,000 for its orders."""
+        """One admin log entry for the batch, not 20,000 for its orders.
+
+        It also keeps the left-out rows (the batch note says them too, but pausing the batch
+        replaces its note): the batch's History shows them for good.
+        """
         if not self.get_skip_admin_log():
+            message = f"Imported from {batch.source_name}. {batch.note}".strip()
             LogEntry.objects.log_actions(
                 request.user.pk,
                 [batch],
                 ADDITION,
-                change_message=f"Imported from {batch.source_name}",
+                change_message=message,
                 single_object=True,
             )
 
     def import_url(self):
         return reverse("admin:orders_order_import", current_app=self.admin_site.name)
+
+
+def bad_rows_url(stored_name):
+    """A download link for the bad rows of a stored upload, signed so no other file is read."""
+    token = signing.dumps(os.path.basename(stored_name), salt=BAD_ROWS_SALT)
+    return reverse("admin:orders_order_import_bad_rows") + "?file=" + token
+
+
+def bad_rows_csv(bad_rows, unit="row"):
+    buffer = io.StringIO()
+    buffer.write("\ufeff")  # Excel reads UTF-8 with a BOM
+    writer = csv.writer(buffer)
+    writer.writerow([unit.upper(), "VALUE", "PROBLEM"])
+    for row in bad_rows:
+        writer.writerow([row.number, escape_formula(row.value), row.problem])
+    return buffer.getvalue()

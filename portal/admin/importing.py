@@ -13,9 +13,10 @@ import codecs
 import csv
 import io
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
-from orders.imei import check as imei_check
+from orders.imei import Problem, diagnose, pasted_values
 
 # Headers that name the IMEI column: a plain list's `IMEI` and the vendor export's `IMEI NO.`
 # (the export also has `IMEI 2`, which must not be taken for it).
@@ -27,6 +28,16 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls
 # Control bytes that never appear in a text file (tab, newlines and form feed excluded).
 BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+# IMEIs pasted on the import page are stored like an upload, behind this first line, so the
+# confirm step reads them back exactly as it reads a file.
+PASTE_MAGIC = b"#pasted IMEIs\n"
+# How the summary names each kind of bad row (orders.imei.Problem).
+PROBLEM_LABELS = {
+    Problem.CHECK_DIGIT: "fail the check digit",
+    Problem.LENGTH: "have the wrong number of digits",
+    Problem.CHARACTERS: "contain characters other than digits",
+    Problem.SCIENTIFIC: "were turned into scientific notation by Excel",
+}
 
 
 class ImportFileError(Exception):
@@ -34,15 +45,32 @@ class ImportFileError(Exception):
 
 
 @dataclass
+class BadRow:
+    number: int
+    value: str
+    kind: str
+    problem: str
+
+
+@dataclass
 class CheckedRows:
     imeis: list = field(default_factory=list)  # unique, in file order
     duplicates: int = 0
     problems: list = field(default_factory=list)  # the first MAX_MESSAGES messages
-    problem_count: int = 0
+    bad_rows: list = field(default_factory=list)  # every BadRow
+    kinds: Counter = field(default_factory=Counter)  # Problem kind -> rows
+
+    @property
+    def problem_count(self):
+        return len(self.bad_rows)
 
     @property
     def more_problems(self):
         return self.problem_count - len(self.problems)
+
+    def kind_summary(self):
+        """[(count, label)] of the kinds of bad row, most frequent first."""
+        return [(n, PROBLEM_LABELS[kind]) for kind, n in self.kinds.most_common()]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -52,12 +80,31 @@ def read_imei_file(data, max_rows):
     """The `(row number, cell text)` of every non-blank IMEI cell of a CSV or XLSX file."""
     if not data.strip():
         raise ImportFileError("The file is empty.")
+    if data.startswith(PASTE_MAGIC):
+        return pasted_cells(decode(data[len(PASTE_MAGIC) :]), max_rows)
     if data.startswith(OLE_MAGIC):
         raise ImportFileError(
             "This is an old Excel .xls file. Save it as .xlsx or CSV and upload it again."
         )
     table = xlsx_rows(data) if data.startswith(ZIP_MAGIC) else csv_rows(decode(data))
     return imei_cells(table, max_rows)
+
+
+def pasted_cells(text, max_rows):
+    """The `(line number, value)` of IMEIs pasted into the import page."""
+    cells = list(pasted_values(text))
+    if not cells:
+        raise ImportFileError("Nothing was pasted.")
+    if len(cells) > max_rows:
+        raise ImportFileError(
+            f"More than {max_rows:,} IMEIs were pasted; the limit is {max_rows:,} per batch."
+        )
+    return cells
+
+
+def pasted_file(text):
+    """The bytes stored for pasted IMEIs (see PASTE_MAGIC)."""
+    return PASTE_MAGIC + text.encode("utf-8")
 
 
 def decode(data):
@@ -186,16 +233,20 @@ def looks_like_data(cell):
 # -- checking -----------------------------------------------------------------------------------
 
 
-def check_rows(cells):
-    """Check every cell; IMEIs repeated in the file are kept once and counted."""
+def check_rows(cells, unit="Row"):
+    """Check every cell; IMEIs repeated in the file are kept once and counted.
+
+    `unit` names where a value was: a file's "Row" or a paste's "Line".
+    """
     checked = CheckedRows()
     seen = set()
     for number, raw in cells:
-        imei, problem = imei_check(raw)
+        imei, kind, problem = diagnose(raw)
         if problem:
-            checked.problem_count += 1
+            checked.bad_rows.append(BadRow(number, raw, kind, problem))
+            checked.kinds[kind] += 1
             if len(checked.problems) < MAX_MESSAGES:
-                checked.problems.append(f'Row {number}: "{shorten(raw)}" {problem}')
+                checked.problems.append(f'{unit} {number}: "{shorten(raw)}" {problem}')
         elif imei in seen:
             checked.duplicates += 1
         else:

@@ -3,8 +3,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
-from django.urls import path
-from django.utils.text import Truncator
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from orders.models import Batch, Order, Service
@@ -13,16 +13,32 @@ from submissions.provider import ProviderError
 
 from .actions import BatchActionsMixin, OrderActionsMixin
 from .batch_page import BatchPageMixin
-from .display import TimelineInline, must_read_short, must_read_text
+from .display import (
+    TimelineInline,
+    money,
+    must_read_short,
+    must_read_text,
+    short_service_title,
+    short_time,
+)
 from .exports import BatchExportMixin, OrderExportMixin
-from .filters import ORDER_FILTERS
+from .filters import ORDER_FILTERS, DateRangeFilter
 from .import_admin import OrderImportMixin
-from .search import MultiImeiSearchMixin
+from .order_page import OrderPageMixin
+from .search import MultiImeiSearchMixin, pasted_ordering
 
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "category", "price", "delivery_time", must_read_short, "active"]
+    list_display = [
+        "id",
+        "title",
+        "category",
+        "price_display",
+        "delivery_time",
+        must_read_short,
+        "active",
+    ]
     list_filter = ["active", "category"]
     search_fields = ["id", "title", "category"]
     readonly_fields = ["synced_at", must_read_text]
@@ -38,6 +54,10 @@ class ServiceAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {"can_sync": self.has_change_permission(request), **(extra_context or {})}
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="price", ordering="price")
+    def price_display(self, service):
+        return money(service.price)
 
     def get_urls(self):
         sync = self.admin_site.admin_view(require_POST(self.sync_view))
@@ -81,7 +101,7 @@ class BatchAdmin(BatchActionsMixin, BatchPageMixin, BatchExportMixin, admin.Mode
         "created_at",
         "created_by",
     ]
-    list_filter = ["state", "service"]
+    list_filter = [("created_at", DateRangeFilter), "state", "service"]
     search_fields = ["id", "source_name", "note"]
     list_select_related = ["service", "created_by"]
     # The live panel above the form shows the state; only the note is edited here.
@@ -116,29 +136,35 @@ class BatchAdmin(BatchActionsMixin, BatchPageMixin, BatchExportMixin, admin.Mode
 
 @admin.register(Order)
 class OrderAdmin(
-    OrderActionsMixin, MultiImeiSearchMixin, OrderImportMixin, OrderExportMixin, admin.ModelAdmin
+    OrderActionsMixin,
+    OrderPageMixin,
+    MultiImeiSearchMixin,
+    OrderImportMixin,
+    OrderExportMixin,
+    admin.ModelAdmin,
 ):
+    # One line per order at 1280 px: short texts, no wrapping (portal.css, `.model-order`).
     list_display = [
         "imei",
-        "status",
-        "batch",
-        "service_name",
-        "remote_id",
+        "status_display",
+        "batch_display",
+        "service_display",
         "carrier",
-        "simlock",
-        "fmi",
-        "model_name",
-        "cost",
-        "created_at",
+        "simlock_display",
+        "fmi_display",
+        "model_display",
+        "cost_display",
+        "created_display",
     ]
     list_filter = ORDER_FILTERS
     search_fields = ["imei", "remote_id"]
     list_select_related = ["batch", "service"]
     inlines = [TimelineInline]
-    readonly_fields = [f.name for f in Order._meta.fields]
-    # The "many IMEIs" box (MultiImeiSearchMixin). ImportMixin replaces the list's template
-    # with its own, which then extends this one, so the box stays under the Import button.
+    # The "many IMEIs" box (MultiImeiSearchMixin) and the list's look. ImportMixin renders
+    # its own list template (here: ours with the Import and Export buttons), which extends
+    # this one.
     change_list_template = "admin/orders/order/change_list.html"
+    import_export_change_list_template = "admin/orders/order/change_list_tools.html"
 
     def has_add_permission(self, request):
         return False
@@ -146,7 +172,61 @@ class OrderAdmin(
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_ordering(self, request):
+        pasted = pasted_ordering(request)
+        return pasted if pasted is not None else super().get_ordering(request)
+
+    def changelist_view(self, request, extra_context=None):
+        # The list needs the width the navigation sidebar takes (the header still links).
+        extra_context = {
+            "title": "Orders",
+            "is_nav_sidebar_enabled": False,
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, order):
+        # The error (if any) on hover: the row stays one line.
+        return format_html(
+            "<span class='status status-{}' title='{}'>{}</span>",
+            order.status,
+            order.last_error,
+            order.get_status_display(),
+        )
+
+    @admin.display(description="batch", ordering="batch_id")
+    def batch_display(self, order):
+        url = reverse("admin:orders_batch_change", args=[order.batch_id])
+        return format_html("<a href='{}' title='{}'>{}</a>", url, order.batch, order.batch_id)
+
     @admin.display(description="service", ordering="service__title")
-    def service_name(self, order):
-        # Provider titles run to 90 characters: a short one keeps the rows one line high.
-        return Truncator(order.service.title).chars(32)
+    def service_display(self, order):
+        # Provider titles run to 90 characters: a short one keeps the row one line high.
+        title = order.service.title
+        return format_html("<span title='{}'>{}</span>", title, short_service_title(title))
+
+    @admin.display(description="SIM lock", ordering="simlock")
+    def simlock_display(self, order):
+        return order.simlock
+
+    @admin.display(description="FMI", ordering="fmi")
+    def fmi_display(self, order):
+        return order.fmi
+
+    @admin.display(description="model", ordering="model_name")
+    def model_display(self, order):
+        name = order.model_name
+        return format_html("<span class='model' title='{}'>{}</span>", name, name)
+
+    @admin.display(description="cost", ordering="cost")
+    def cost_display(self, order):
+        return money(order.cost)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_display(self, order):
+        return format_html(
+            "<time datetime='{}'>{}</time>",
+            order.created_at.isoformat(),
+            short_time(order.created_at),
+        )

@@ -23,12 +23,13 @@ from import_export.results import Result, RowResult
 from orders.models import Batch, Order, Service
 from submissions import services as submission_services
 
-from .importing import check_rows, read_imei_file
+from .importing import PASTE_MAGIC, check_rows, read_imei_file
 from .search import found_imeis
 
 BULK_BATCH_SIZE = 1000
 ALREADY_SHOWN = 5
-# An order in these states never reached the provider: ordering the IMEI again is no repeat.
+# The left-out rows named in a batch note; the rest are counted.
+NOTED_ROWS = 50
 
 
 class IMEIFile(Format):
@@ -46,7 +47,9 @@ class IMEIFile(Format):
 
     def create_dataset(self, in_stream):
         cells = read_imei_file(in_stream, max_rows=settings.IMPORT_MAX_ROWS)
-        return tablib.Dataset(*cells, headers=["row", "IMEI"])
+        # A file's values are on rows, a paste's on lines: the messages say which.
+        unit = "line" if in_stream.startswith(PASTE_MAGIC) else "row"
+        return tablib.Dataset(*cells, headers=[unit, "IMEI"])
 
 
 @dataclass
@@ -85,7 +88,13 @@ class BatchImportResult(Result):
         self.problems = []
         self.more_problems = 0
         self.plan = None
+        self.checked = None  # orders.importing.CheckedRows
         self.batch = None
+
+    @property
+    def valid_rows_only(self):
+        """Some rows are bad, the rest would make a batch: offer to create it from them."""
+        return bool(self.checked and self.checked.problem_count and self.plan.imeis)
 
     def has_validation_errors(self):
         return bool(self.problems) or super().has_validation_errors()
@@ -112,22 +121,27 @@ class OrderImportResource(resources.ModelResource):
         """Check the file; unless `dry_run`, create the batch.
 
         Needs the keyword arguments `service`, `check_again`, `file_name` and `user`, which
-        the admin passes from its forms (OrderImportMixin.get_import_data_kwargs).
+        the admin passes from its forms (OrderImportMixin.get_import_data_kwargs). A file
+        with bad rows creates nothing, unless `skip_bad_rows` (the user's deliberate second
+        step): then the batch holds the valid rows and its note names the rows left out.
         """
         result = self.get_result_class()()
         result.total_rows = len(dataset)
-        checked = check_rows(zip(dataset["row"], dataset["IMEI"], strict=True))
-        if checked.problem_count:
-            result.problems, result.more_problems = checked.problems, checked.more_problems
-            return result
+        unit = dataset.headers[0]
+        checked = check_rows(zip(dataset[unit], dataset["IMEI"], strict=True), unit.capitalize())
         plan = make_plan(checked, kwargs["service"], kwargs["check_again"], kwargs["file_name"])
-        result.plan = plan
+        result.checked, result.plan = checked, plan
         result.totals[RowResult.IMPORT_TYPE_NEW] = len(plan.imeis)
         result.totals[RowResult.IMPORT_TYPE_SKIP] = plan.duplicates + plan.already_skipped
+        if checked.problem_count:
+            result.problems, result.more_problems = checked.problems, checked.more_problems
+            if dry_run or not kwargs.get("skip_bad_rows"):
+                return result
         if not plan.imeis:
             result.problems = [nothing_to_order_message(plan)]
         elif not dry_run:
-            result.batch = create_batch(plan, kwargs["user"])
+            note = left_out_note(checked.bad_rows, unit)
+            result.batch = create_batch(plan, kwargs["user"], note=note)
         return result
 
 
@@ -155,13 +169,27 @@ def already_ordered(imeis, service):
 
 
 def nothing_to_order_message(plan):
+    if not plan.already:
+        return "Nothing to order: no row holds a valid IMEI."
     return (
         f"Nothing to order: all {len(plan.already):,} IMEIs of the file were already ordered "
         f"for {plan.service.title}. Tick “Check again” to send them again."
     )
 
 
-def create_batch(plan, user):
+def left_out_note(bad_rows, unit="row"):
+    """The batch note naming the bad rows a batch was created without ("" when none)."""
+    if not bad_rows:
+        return ""
+    named = ", ".join(f'{unit} {r.number} "{r.value[:40]}"' for r in bad_rows[:NOTED_ROWS])
+    more = len(bad_rows) - NOTED_ROWS
+    more_text = f" and {more:,} more" if more > 0 else ""
+    noun = f"{unit}s" if len(bad_rows) > 1 else unit
+    left_out = f"Left out {len(bad_rows):,} bad {noun}: {named}{more_text}."
+    return f"Created from the valid {unit}s only. {left_out}"
+
+
+def create_batch(plan, user, note=""):
     """The batch and all its orders, in one transaction; processing starts on commit."""
     now = timezone.now()
     with transaction.atomic():
@@ -171,6 +199,7 @@ def create_batch(plan, user):
             source_name=plan.file_name[:255],
             state=Batch.State.QUEUED,
             created_at=now,
+            note=note,
         )
         Order.objects.bulk_create(
             (

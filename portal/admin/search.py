@@ -1,9 +1,11 @@
 """Looking up many IMEIs at once in the order changelist's search box.
 
 Staff paste a column from a spreadsheet: IMEIs separated by newlines, commas, semicolons or
-spaces, up to 30,000 of them. The admin's own search would AND one LIKE clause per word; a
-query of several IMEIs becomes `imei IN (...)` instead, and the page says which IMEIs have no
-order.
+spaces, up to 30,000 of them, some written with spaces or dashes inside (`351-669784 801844`,
+read as one IMEI: orders.imei.pasted_values). The admin's own search would AND one LIKE clause
+per word; a query of several IMEIs becomes `imei IN (...)` instead, the page says which IMEIs
+have no order and which pasted text is no IMEI, and a pasted list of up to 1,000 IMEIs is shown
+in the pasted order.
 """
 
 import re
@@ -12,32 +14,73 @@ import secrets
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import CharField, Value
+from django.db.models.functions import Concat, StrIndex
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-SEPARATORS = re.compile(r"[\s,;]+")
+from orders.imei import SEPARATORS as IMEI_SEPARATORS
+from orders.imei import pasted_values
+
 IMEI_LIKE = re.compile(r"\d{14,15}")
 SHOWN_MISSING = 10
 SESSION_KEY = "imei_lists"
 KEPT_LISTS = 3
-
-
-def split_terms(text):
-    """The words of pasted text, split on whitespace, commas and semicolons."""
-    return [t for t in SEPARATORS.split(text) if t]
+# Up to this many pasted IMEIs, the list shows their orders in the pasted order (found by
+# position in the pasted text, row by row); a longer list keeps the newest-first order.
+PASTED_ORDER_LIMIT = 1000
+NOT_IMEI_SHOWN = 10
 
 
 def unique(terms):
     return list(dict.fromkeys(terms))
 
 
-def imei_terms(search_term):
-    """The IMEIs of a multi-IMEI query, in order and without repeats; None for other queries."""
-    terms = split_terms(search_term)
-    if len(terms) < 2 or not all(IMEI_LIKE.fullmatch(t) for t in terms):
+def pasted_imeis(text):
+    """(IMEIs in pasted order without repeats, values that are no IMEI) of a pasted list.
+
+    Spaces and dashes inside an IMEI are what staff meant: `351-669784 801844` is one.
+    """
+    imeis, other = [], []
+    for _, value in pasted_values(text):
+        bare = IMEI_SEPARATORS.sub("", value)
+        (imeis if IMEI_LIKE.fullmatch(bare) else other).append(
+            bare if IMEI_LIKE.fullmatch(bare) else value
+        )
+    return unique(imeis), other
+
+
+def not_imei_message(values):
+    shown = ", ".join(f"“{v[:40]}”" for v in values[:NOT_IMEI_SHOWN])
+    more = f" and {len(values) - NOT_IMEI_SHOWN} more" if len(values) > NOT_IMEI_SHOWN else ""
+    noun = "is not an IMEI" if len(values) == 1 else "are not IMEIs"
+    return f"Left out what {noun} (an IMEI has 15 digits): {shown}{more}."
+
+
+def pasted_ordering(request):
+    """The order list's ordering for a pasted list: the pasted order; None otherwise."""
+    imeis = request.session.get(SESSION_KEY, {}).get(
+        request.GET.get(ImeiListFilter.parameter_name) or ""
+    )
+    if not imeis or len(imeis) > PASTED_ORDER_LIMIT:
         return None
-    return unique(terms)
+    # Where ",<imei>," sits in ",<pasted>,": one parameter, not one CASE clause per IMEI.
+    pasted = Value("," + ",".join(imeis) + ",")
+    position = StrIndex(pasted, Concat(Value(","), "imei", Value(","), output_field=CharField()))
+    return [position.asc(), "-id"]
+
+
+def imei_terms(search_term):
+    """The IMEIs of a multi-IMEI query, in order and without repeats; None for other queries.
+
+    One IMEI written with spaces or dashes (`351-669784 801844`) counts as such a query too:
+    the admin's own search would look for each piece on its own and find nothing.
+    """
+    imeis, other = pasted_imeis(search_term)
+    if other or not imeis or (len(imeis) == 1 and search_term.strip() == imeis[0]):
+        return None
+    return imeis
 
 
 def chunks(values, size=None):
@@ -51,7 +94,8 @@ def found_imeis(queryset, imeis):
     """The IMEIs of `imeis` that have at least one order in `queryset`, chunked."""
     found = set()
     for chunk in chunks(imeis):
-        found.update(queryset.filter(imei__in=chunk).values_list("imei", flat=True).distinct())
+        matches = queryset.filter(imei__in=chunk).order_by()
+        found.update(matches.values_list("imei", flat=True).distinct())
     return found
 
 
@@ -125,7 +169,9 @@ class MultiImeiSearchMixin:
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = reverse("admin:orders_order_changelist")
-        imeis = unique(split_terms(request.POST.get("imeis", "")))
+        imeis, other = pasted_imeis(request.POST.get("imeis", ""))
+        if other:
+            messages.warning(request, not_imei_message(other))
         if not imeis:
             messages.warning(request, "Paste at least one IMEI.")
             return HttpResponseRedirect(changelist)

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand, CommandError, call_command
 
+from devtools.management.commands.fakefusion import rate
+
 
 class Command(BaseCommand):
     help = "Run the demo: fake provider, qcluster and runserver, with an admin login printed."
@@ -25,6 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--provider-port", type=int, default=8765)
         parser.add_argument("--latency", type=float, default=2.0, help="fake provider latency (s)")
         parser.add_argument("--complete-after", type=float, default=20.0)
+        # Things go wrong in the demo as they do in real life, so every state and every
+        # action (re-submit, the errors table) can be tried.
+        parser.add_argument(
+            "--refuse-rate", type=rate, default=0.04, help="share of orders that fail"
+        )
+        parser.add_argument(
+            "--reject-rate", type=rate, default=0.03, help="share of orders Rejected"
+        )
 
     def handle(self, *args, **options):
         # It resets the admin password and fakes the provider: never against a real database.
@@ -42,7 +52,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         try:
             call_command("syncservices")
-            self.print_banner(options["port"], password)
+            self.print_banner(options, password)
             web = start([sys.executable, "manage.py", "runserver", f"127.0.0.1:{options['port']}"])
             children.append(web)
             web.wait()
@@ -68,6 +78,8 @@ class Command(BaseCommand):
             sys.executable, "manage.py", "fakefusion", "--port", str(port),
             "--latency", str(options["latency"]), "--jitter", str(options["latency"] / 4),
             "--complete-after", str(options["complete_after"]),
+            "--refuse-rate", str(options["refuse_rate"]),
+            "--reject-rate", str(options["reject_rate"]),
         ]  # fmt: skip
         child = start(command)
         wait_for_port(port)
@@ -76,13 +88,17 @@ class Command(BaseCommand):
     def start_cluster(self):
         return start([sys.executable, "manage.py", "qcluster"])
 
-    def print_banner(self, port, password):
+    def print_banner(self, options, password):
+        port = options["port"]
+        faults = f"{options['refuse_rate']:.0%} of orders and rejects {options['reject_rate']:.0%}"
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nPortal:   http://127.0.0.1:{port}/admin/\n"
                 f"Login:    admin / {password}\n"
                 f"Provider: fake GSM Fusion at {settings.GSM_FUSION_BASE_URL}\n"
-                "Try:      Orders > Import, upload a CSV with an IMEI column.\n"
+                "Try:      Orders > Import, upload a CSV with an IMEI column or paste IMEIs.\n"
+                f"Faults:   the fake provider fails {faults}: re-submit\n"
+                "          the failed ones from the batch page.\n"
                 "Stop:     Ctrl-C\n"
             )
         )

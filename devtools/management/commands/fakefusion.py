@@ -41,6 +41,18 @@ class Command(BaseCommand):
             default=0.0,
             help="share of answers cut short (malformed XML), after the order was created",
         )
+        parser.add_argument(
+            "--refuse-rate",
+            type=rate,
+            default=0.0,
+            help="share of orders refused with a provider error (nothing created: Failed)",
+        )
+        parser.add_argument(
+            "--reject-rate",
+            type=rate,
+            default=0.0,
+            help="share of placed orders whose result is Rejected (Invalid_IMEI)",
+        )
         parser.add_argument("--rate-limit", type=int, help="429 beyond N placeorders a second")
         parser.add_argument("--max-inflight", type=int, help="429 beyond N concurrent placeorders")
         parser.add_argument("--seed", type=int, help="seed for latency and fault draws")
@@ -56,6 +68,8 @@ class Command(BaseCommand):
                 fail_rate=options["fail_rate"],
                 timeout_rate=options["timeout_rate"],
                 garbage_rate=options["garbage_rate"],
+                refuse_rate=options["refuse_rate"],
+                reject_rate=options["reject_rate"],
                 rate_limit=options["rate_limit"],
                 max_inflight=options["max_inflight"],
                 seed=options["seed"],
