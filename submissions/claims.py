@@ -7,9 +7,9 @@ import logging
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
-from orders.models import Batch, Order
+from orders.models import Batch, Order, from_now
 
 from .models import Dispatcher
 
@@ -52,17 +52,18 @@ def start_batches(batch_ids):
 def extend_leases(order_ids, lease):
     """Keep the leases of calls still running in this driver: only a dead worker's expire."""
     return (
-        Order.objects.in_flight()
-        .filter(pk__in=order_ids)
-        .update(lease_expires_at=timezone.now() + lease)
+        Order.objects.in_flight().filter(pk__in=order_ids).update(lease_expires_at=from_now(lease))
     )
 
 
-def sweep_expired(now=None):
-    """Orders left `submitting` past their lease (a killed worker) -> unknown; never re-sent."""
-    now = now or timezone.now()
-    stale = Order.objects.in_flight().filter(lease_expires_at__lt=now)
-    swept = sum(order.mark_unknown(SWEPT_NOTE) for order in stale)
+def sweep_expired():
+    """Orders left `submitting` past their lease (a killed worker) -> unknown; never re-sent.
+
+    Leases are set and compared by the database's clock, and each UPDATE checks the lease
+    again: a driver that renewed it after this query looked keeps its order.
+    """
+    stale = Order.objects.in_flight().filter(lease_expires_at__lt=Now())
+    swept = sum(order.mark_unknown(SWEPT_NOTE, lease_expired=True) for order in stale)
     if swept:
         log.warning("Moved %d orders with an expired lease to unknown", swept)
     return swept

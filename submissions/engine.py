@@ -235,8 +235,9 @@ class Driver:
         elif error.kind == ProviderError.TRANSIENT:
             self.record_transient(order, sent_at, error, latency)
         elif error.kind == ProviderError.AUTH:
-            order.release(f"Not sent: {error.message}")
-            self.stop_for_credentials(error.message)
+            # A stale answer (its order re-claimed since) says nothing about our credentials now.
+            if order.release(f"Not sent: {error.message}"):
+                self.stop_for_credentials(error.message)
         elif error.kind == ProviderError.PERMANENT:
             order.mark_failed(error.message, latency)
             self.summary["failed"] += 1
