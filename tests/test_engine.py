@@ -1,7 +1,6 @@
 """The driver with an in-process fake client: outcomes, limits, leases and the crash sweep."""
 
 import threading
-import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -14,17 +13,33 @@ from submissions.limits import AdaptiveConcurrency, TokenBucket
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
 from submissions.provider.answers import RemoteOrder
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.factories import make_batch, make_order
 
 COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"
 
 
 class ScriptedClient:
-    """A stand-in for GsmFusionClient: answers from a per-IMEI script, counts every call."""
+    """A stand-in for GsmFusionClient: answers from a per-IMEI script, counts every call.
 
-    def __init__(self, script=None, delay=0.0, remote_status="Pending", code=""):
+    Each call takes `delay` seconds of `clock` (a ManualClock unless given: no real sleep; the
+    driver `run` with this client shares it), or waits for `gate` to be set. `remote_ids`
+    are handed out first, then increasing ids.
+    """
+
+    def __init__(
+        self,
+        script=None,
+        delay=0.0,
+        remote_status="Pending",
+        code="",
+        clock=None,
+        remote_ids=(),
+        gate=None,
+    ):
         self.script = defaultdict(list, script or {})
         self.delay, self.remote_status, self.code = delay, remote_status, code
+        self.clock, self.remote_ids, self.gate = clock or ManualClock(), list(remote_ids), gate
         self.calls = Counter()
         self.status_calls = []
         self.inflight = self.peak = 0
@@ -38,9 +53,11 @@ class ScriptedClient:
             self.peak = max(self.peak, self.inflight)
             answer = self.script[imei].pop(0) if self.script[imei] else None
             self.next_id += 1
-            remote_id = self.next_id
+            remote_id = self.remote_ids.pop(0) if self.remote_ids else self.next_id
         try:
-            time.sleep(self.delay)
+            if self.gate is not None:
+                self.gate.wait(5)
+            self.clock.wait_for(self.delay)
             if isinstance(answer, BaseException):
                 raise answer
             return PlacedOrder(remote_id, imei, "Pending", f"<result><id>{remote_id}</id></result>")
@@ -70,7 +87,9 @@ def enqueued(monkeypatch):
 
 
 def run(client, seconds=1.0):
-    return engine.drive(deadline_seconds=seconds, client_factory=lambda: client)
+    """One driver run of `seconds` on the client's clock: virtual time, no sleeping."""
+    clock = getattr(client, "clock", None)
+    return engine.drive(deadline_seconds=seconds, client_factory=lambda: client, clock=clock)
 
 
 def error(kind, message, status_code=None):

@@ -3,13 +3,16 @@
 Each test reproduces one finding of the review (it failed on the engine before the fix).
 """
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import InternalError, OperationalError
 from django.utils import timezone
 
 from orders.models import Batch, Order
 from submissions import claims, engine, lease
+from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder
 from tests.fixtures.factories import make_batch, make_order
 from tests.test_engine import ScriptedClient, error
@@ -159,3 +162,171 @@ def test_a_driver_lease_taken_by_a_host_behind_is_still_live_for_the_others(db, 
     skewed(timedelta(0))
 
     assert lease.acquire() is None
+
+
+# -- 1. the driver never dies without draining, never drops an answer in hand ----------------
+
+
+def fail_while(monkeypatch, method, error, condition):
+    """Make Order.<method> raise `error` while `condition()` holds, as a database outage."""
+    original = getattr(Order, method)
+
+    def flaky(self, *args, **kwargs):
+        if condition():
+            raise error
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Order, method, flaky)
+
+
+def once():
+    calls = []
+    return lambda: not calls and not calls.append(1)
+
+
+@pytest.fixture
+def live_order(transactional_db):
+    """An order outside the test's transaction: the driver closes its connection on errors."""
+    return make_order(batch=make_batch(state=Batch.State.RUNNING))
+
+
+def test_a_database_error_at_the_deadline_still_drains_the_calls_in_flight(
+    live_order, enqueued, monkeypatch, clock
+):
+    client = ScriptedClient(delay=5, clock=clock)
+    original = lease.release
+    failing = once()
+
+    def release(token):
+        if failing():
+            raise OperationalError("server closed the connection unexpectedly")
+        return original(token)
+
+    monkeypatch.setattr(lease, "release", release)
+
+    summary = engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+
+    live_order.refresh_from_db()
+    assert (live_order.status, live_order.remote_id, summary["placed"]) == (
+        Order.Status.PENDING,
+        15562210,
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InternalError("cannot execute UPDATE in a read-only transaction"),
+        RuntimeError("anything else"),
+    ],
+    ids=["read-only standby", "not a database error"],
+)
+def test_an_answer_is_recorded_after_any_error_while_recording_it(
+    live_order, enqueued, monkeypatch, clock, caplog, error
+):
+    fail_while(monkeypatch, "mark_placed", error, once())
+    client = ScriptedClient(clock=clock)
+
+    summary = engine.drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
+
+    live_order.refresh_from_db()
+    assert (live_order.status, live_order.remote_id, summary["placed"]) == (
+        Order.Status.PENDING,
+        15562210,
+        1,
+    )
+    assert (
+        f"Answer kept until it can be recorded ({error}): order {live_order.pk} "
+        f"(IMEI {live_order.imei}, claim " in caplog.text
+    )
+    assert "placed as 15562210: <result><id>15562210</id></result>" in caplog.text
+
+
+def test_an_id_beyond_64_bits_keeps_the_order_unknown_with_its_id(order, enqueued, clock):
+    huge = 2**63 + 5
+    client = ScriptedClient(clock=clock, remote_ids=[huge])
+
+    engine.drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
+
+    order.refresh_from_db()
+    assert (order.status, order.remote_id) == (Order.Status.UNKNOWN, None)
+    assert order.last_error == (
+        f"Placed as {huge}, an id beyond what the database stores: record it by hand. "
+        f"The provider's answer: <result><id>{huge}</id></result>"
+    )
+
+
+def test_a_drain_keeps_an_answer_in_hand_while_the_database_is_down(
+    live_order, enqueued, monkeypatch, clock, settings
+):
+    settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
+    client = ScriptedClient(delay=2, clock=clock)
+    back_at = clock.now + 20  # down past the drain's bound for calls (2 * 1 + 1 + 5 s)
+    fail_while(
+        monkeypatch, "mark_placed", OperationalError("no connection"), lambda: clock.now < back_at
+    )
+
+    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+
+    live_order.refresh_from_db()
+    assert (live_order.status, live_order.remote_id) == (Order.Status.PENDING, 15562210)
+
+
+def test_an_answer_never_recorded_is_logged_in_full_at_exit(
+    live_order, enqueued, monkeypatch, clock, caplog, settings
+):
+    settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
+    fail_while(monkeypatch, "mark_placed", OperationalError("no connection"), lambda: True)
+    client = ScriptedClient(clock=clock)
+
+    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+
+    live_order.refresh_from_db()
+    assert live_order.status == Order.Status.SUBMITTING  # the sweep takes it, as for a crash
+    assert (
+        f"Answer never recorded; record it by hand: order {live_order.pk} (IMEI "
+        f"{live_order.imei}, claim {live_order.claim_token}) placed as 15562210: "
+        "<result><id>15562210</id></result>"
+    ) in caplog.text
+
+
+# -- 9. the leases of our calls stay alive: lease lost, drain ---------------------------------
+
+
+def lease_of(order):
+    return Order.objects.values_list("lease_expires_at", flat=True).get(pk=order.pk)
+
+
+def test_a_driver_that_lost_its_lease_still_keeps_its_calls_alive(order, clock):
+    release = threading.Event()
+    client = ScriptedClient(gate=release)
+    driver = engine.Driver(lease.acquire(), 60, lambda: client, clock=clock)
+    driver.top_up(clock.monotonic())
+    Order.objects.filter(pk=order.pk).update(lease_expires_at=timezone.now())
+    before = lease_of(order)
+    Dispatcher.row().update(driver_token=None)  # our lease lapsed; another driver took it
+
+    assert driver.housekeeping() is False
+    assert lease_of(order) > before + timedelta(seconds=30)
+    release.set()
+    driver.close()
+
+
+def test_the_drain_keeps_the_leases_of_calls_still_running(order, enqueued, clock, monkeypatch):
+    client = ScriptedClient(delay=5, clock=clock)  # answers 4 s after the deadline
+    extended = []
+    original = claims.extend_leases
+
+    def spy(order_ids, lease_time):
+        extended.append((clock.now, list(order_ids)))
+        return original(order_ids, lease_time)
+
+    monkeypatch.setattr(claims, "extend_leases", spy)
+    start = clock.now
+
+    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+
+    during_drain = [ids for at, ids in extended if at > start + 2]
+    assert during_drain and all(ids == [order.pk] for ids in during_drain)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
