@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .answers import MalformedAnswer, parse_answer
+from .transport import BoundedResolutionAdapter
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,8 @@ class GsmFusionClient:
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         # max_retries=0: urllib3 must not re-send anything, and redirects are not followed.
-        adapter = HTTPAdapter(pool_maxsize=pool_size, max_retries=0)
+        # Name resolution counts against the connect timeout (transport.py).
+        adapter = BoundedResolutionAdapter(pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
 
