@@ -16,9 +16,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from . import claims, lease, polling
+from . import claims, lease, limits, polling
 from .clock import SystemClock
-from .limits import AdaptiveConcurrency, TokenBucket
 from .models import Dispatcher
 from .provider import GsmFusionClient, ProviderError
 
@@ -107,10 +106,8 @@ class Driver:
         self.token = token
         self.clock = clock or SystemClock()
         self.deadline = self.clock.monotonic() + seconds
-        self.cap = settings.SUBMIT_CONCURRENCY
-        effective = Dispatcher.get().effective_concurrency
-        self.limit = AdaptiveConcurrency(self.cap, effective, clock=self.clock.monotonic)
-        self.bucket = TokenBucket(settings.SUBMIT_RATE_PER_MINUTE, clock=self.clock.monotonic)
+        self.limits = limits.current()  # read again every housekeeping turn
+        self.cap = self.limits.cap
         # The longest a call can take: name resolution and connecting (each bounded by the
         # connect timeout, see provider/transport.py), then the read timeout.
         connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
@@ -198,7 +195,8 @@ class Driver:
             return False
         claims.sweep_expired()
         claims.finish_batches()
-        self.limit.creep()
+        limits.creep()
+        self.limits = limits.current()
         self.save_health()
         return self.sends or self.polls or claims.work_remains()
 
@@ -220,13 +218,13 @@ class Driver:
     # -- sending -------------------------------------------------------------------------------
 
     def top_up(self, now):
-        wanted = self.bucket.available(self.limit.limit - len(self.sends))
+        wanted = self.limits.concurrency - len(self.sends)
         if self.stopped or wanted <= 0 or now < self.next_claim:
             return
-        claimed = claims.claim(self.limit.limit, wanted, self.order_lease)
-        self.bucket.take(len(claimed))
+        claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease)
         self.summary["claimed"] += len(claimed)
-        # Nothing due: look again a little later instead of locking the dispatcher each turn.
+        # Nothing due (or the send rate's bucket is empty): look again a little later instead
+        # of locking the dispatcher each turn.
         self.next_claim = now + IDLE_CLAIM_SECONDS if len(claimed) < wanted else 0.0
         for order in claimed:
             future = self.pool.submit(place, self.client, order.imei, order.service_id, self.clock)
@@ -282,8 +280,9 @@ class Driver:
             self.record_unknown(order, error.message, latency)
 
     def record_transient(self, order, sent_at, error, latency):
-        if error.status_code == 429 and self.limit.throttled(sent_at):
-            log.warning("HTTP 429: in-flight limit halved to %d", self.limit.limit)
+        if error.status_code == 429 and limits.throttled(getattr(order, "claimed_at", None)):
+            self.limits = limits.current()
+            log.warning("HTTP 429: in-flight limit halved to %d", self.limits.concurrency)
         delay = min(2**order.attempts, MAX_BACKOFF_SECONDS) + random.uniform(0, 1)
         order.mark_retry(error.message, timedelta(seconds=delay), latency)
         self.summary["retried"] += 1

@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, engine, lease
-from submissions.limits import AdaptiveConcurrency, TokenBucket
+from submissions import claims, engine, lease, limits
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
 from submissions.provider.answers import RemoteOrder
@@ -358,24 +357,44 @@ def test_no_status_call_is_made_when_no_order_awaits_a_result(order, enqueued):
     assert client.status_calls == []
 
 
-def test_the_token_bucket_grants_no_more_than_the_rate():
-    now = [0.0]
-    bucket = TokenBucket(60, clock=lambda: now[0])  # one a second, bursts of 5
+def test_the_send_rate_bucket_grants_no_more_than_the_rate(db, settings):
+    settings.SUBMIT_RATE_PER_MINUTE = 60  # one a second, bursts of 5
+    make_batch(orders=10)
+    lease_time = timedelta(minutes=1)
 
-    assert bucket.available(10) == 5
-    bucket.take(5)
-    now[0] = 2.0
-    assert bucket.available(10) == 2
-    assert TokenBucket(0).available(10) == 10
+    assert len(claims.claim(limit=30, wanted=10, lease=lease_time)) == 5
+    assert claims.claim(limit=30, wanted=10, lease=lease_time) == []
+    two_seconds_ago = Dispatcher.get().send_tokens_at - timedelta(seconds=2)
+    Dispatcher.row().update(send_tokens_at=two_seconds_ago)
+    assert len(claims.claim(limit=30, wanted=10, lease=lease_time)) == 2
 
 
-def test_the_adaptive_limit_creeps_back_one_slot_at_a_time(db):
+def test_no_send_rate_means_no_bucket(db, settings):
+    settings.SUBMIT_RATE_PER_MINUTE = 0
+    make_batch(orders=10)
+
+    assert len(claims.claim(limit=30, wanted=10, lease=timedelta(minutes=1))) == 10
+    assert Dispatcher.get().send_tokens is None
+
+
+def test_the_adaptive_limit_halves_once_per_storm_and_creeps_back_one_slot_at_a_time(db, settings):
+    settings.SUBMIT_CONCURRENCY = 8
     Dispatcher.get()
-    now = [100.0]
-    limit = AdaptiveConcurrency(8, clock=lambda: now[0])
+    before = timezone.now() - timedelta(seconds=1)
 
-    assert limit.throttled(sent_at=99.0) is True
-    assert limit.throttled(sent_at=99.5) is False  # sent before the halving
-    now[0] += AdaptiveConcurrency.CREEP_SECONDS
-    assert (limit.creep(), limit.limit) == (True, 5)
+    assert limits.throttled(claimed_at=before) is True
+    assert limits.throttled(claimed_at=before) is False  # claimed before the halving
+    assert (limits.creep(), limits.current().concurrency) == (False, 4)  # not quiet long enough
+    quiet = timezone.now() - timedelta(seconds=limits.CREEP_SECONDS + 1)
+    Dispatcher.row().update(limit_changed_at=quiet)
+    assert (limits.creep(), limits.current().concurrency) == (True, 5)
     assert Dispatcher.get().effective_concurrency == 5
+
+
+def test_the_adaptive_limit_returns_to_the_configured_cap(db, settings):
+    settings.SUBMIT_CONCURRENCY = 8
+    Dispatcher.get()
+    Dispatcher.row().update(effective_concurrency=7, limit_changed_at=None)
+
+    assert limits.creep() is True
+    assert (Dispatcher.get().effective_concurrency, limits.current().concurrency) == (None, 8)

@@ -15,7 +15,7 @@ from submissions import claims, engine, lease
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder
 from tests.fixtures.factories import make_batch, make_order
-from tests.test_engine import ScriptedClient, error
+from tests.test_engine import ScriptedClient, error, run
 
 LEASE = timedelta(minutes=1)
 
@@ -330,3 +330,42 @@ def test_the_drain_keeps_the_leases_of_calls_still_running(order, enqueued, cloc
     during_drain = [ids for at, ids in extended if at > start + 2]
     assert during_drain and all(ids == [order.pk] for ids in during_drain)
     assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+# -- 10. the 429 limit and the send-rate bucket survive handovers -----------------------------
+
+
+def test_the_send_rate_bucket_is_not_refilled_by_a_handover(db, enqueued, settings):
+    settings.SUBMIT_RATE_PER_MINUTE = 30  # bursts of 2, then one every 2 s
+    make_batch(orders=6)
+    client = ScriptedClient()
+
+    run(client, seconds=1)
+    run(client, seconds=1)  # the successor, right after
+
+    assert sum(client.calls.values()) == 2
+
+
+def test_a_halving_by_the_draining_driver_holds_in_its_successor(db, clock, settings):
+    settings.SUBMIT_CONCURRENCY = 8
+    batch = make_batch(orders=1)
+    Dispatcher.get()
+    Dispatcher.row().update(effective_concurrency=6)
+    successor = engine.Driver(lease.acquire(), 60, ScriptedClient, clock=clock)
+    predecessor = engine.Driver(None, 60, ScriptedClient, clock=clock)
+    (claimed,) = Order.claim([batch.orders.get().pk], LEASE)
+
+    predecessor.record_call(claimed, clock.monotonic(), failed("transient", "HTTP 429", 429))
+    clock.advance(60)
+    back_dated()
+    successor.housekeeping()
+
+    assert Dispatcher.get().effective_concurrency == 4  # 6 halved to 3, crept back by one
+    predecessor.close()
+    successor.close()
+
+
+def back_dated():
+    """Let the creep's quiet spell pass by the database's clock."""
+    if hasattr(Dispatcher, "limit_changed_at"):
+        Dispatcher.row().update(limit_changed_at=timezone.now() - timedelta(seconds=60))
