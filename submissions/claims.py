@@ -64,10 +64,16 @@ def start_batches(batch_ids):
         batch.mark_running()
 
 
-def extend_leases(order_ids, lease):
-    """Keep the leases of calls still running in this driver: only a dead worker's expire."""
+def extend_leases(orders, lease):
+    """Keep the leases of calls still running in this driver: only a dead worker's expire.
+
+    Only under the claims these orders were sent with: an order swept and claimed again by
+    another driver meanwhile is that driver's to keep alive.
+    """
     return (
-        Order.objects.in_flight().filter(pk__in=order_ids).update(lease_expires_at=from_now(lease))
+        Order.objects.in_flight()
+        .filter(pk__in=[o.pk for o in orders], claim_token__in={o.claim_token for o in orders})
+        .update(lease_expires_at=from_now(lease))
     )
 
 

@@ -202,7 +202,7 @@ class Driver:
 
     def keep_calls_alive(self):
         """Extend the leases of our calls not yet recorded (running, or answered and held)."""
-        claims.extend_leases([order.pk for order, _ in self.sends.values()], self.order_lease)
+        claims.extend_leases([order for order, _ in self.sends.values()], self.order_lease)
 
     def save_health(self):
         """Last success/error on the Dispatcher: one write per housekeeping, not per order."""

@@ -313,7 +313,7 @@ def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueu
 def test_a_driver_keeps_the_leases_of_its_own_calls_so_the_sweep_spares_them(order):
     (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
 
-    assert claims.extend_leases([claimed.pk], timedelta(seconds=60)) == 1
+    assert claims.extend_leases([claimed], timedelta(seconds=60)) == 1
     assert claims.sweep_expired() == 0
     assert Order.objects.get(pk=order.pk).status == Order.Status.SUBMITTING
 

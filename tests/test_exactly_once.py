@@ -107,13 +107,23 @@ def test_the_sweep_spares_an_order_whose_lease_was_renewed_after_it_looked(order
     original = Order.mark_unknown
 
     def renewed_meanwhile(self, *args, **kwargs):
-        claims.extend_leases([self.pk], LEASE)  # the live driver's housekeeping wins the race
+        claims.extend_leases([self], LEASE)  # the live driver's housekeeping wins the race
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(Order, "mark_unknown", renewed_meanwhile)
 
     assert claims.sweep_expired() == 0
     assert Order.objects.get(pk=order.pk).status == Order.Status.SUBMITTING
+
+
+def test_a_driver_keeps_alive_only_the_claims_it_sent(order):
+    stale, fresh = stale_and_fresh_claims(order)
+    before = Order.objects.values_list("lease_expires_at", flat=True).get(pk=order.pk)
+
+    assert claims.extend_leases([stale], timedelta(hours=1)) == 0
+    assert claims.extend_leases([fresh], timedelta(hours=1)) == 1
+    after = Order.objects.values_list("lease_expires_at", flat=True).get(pk=order.pk)
+    assert after > before + timedelta(minutes=30)
 
 
 # -- 8. leases follow the database's clock, not each host's ---------------------------------
@@ -318,9 +328,9 @@ def test_the_drain_keeps_the_leases_of_calls_still_running(order, enqueued, cloc
     extended = []
     original = claims.extend_leases
 
-    def spy(order_ids, lease_time):
-        extended.append((clock.now, list(order_ids)))
-        return original(order_ids, lease_time)
+    def spy(orders, lease_time):
+        extended.append((clock.now, [o.pk for o in orders]))
+        return original(orders, lease_time)
 
     monkeypatch.setattr(claims, "extend_leases", spy)
     start = clock.now
