@@ -11,6 +11,7 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -91,6 +92,14 @@ def describe(order, call):
     else:
         answer = f"{call.error!r}"
     return f"order {order.pk} (IMEI {order.imei}, claim {order.claim_token}) {answer}"
+
+
+def log_late_answer(order, future):
+    """A call that answered after its driver gave up on it: the log is all that keeps it."""
+    log.error(
+        "Late answer after the driver stopped; record it by hand: %s",
+        describe(order, future.result()),
+    )
 
 
 def fetch(client, remote_ids):
@@ -407,6 +416,7 @@ class Driver:
                 log.error("Answer never recorded; record it by hand: %s", answer)
             else:
                 log.error(LEFT_TO_THE_SWEEP, order.pk, order.imei)
+                future.add_done_callback(partial(log_late_answer, order))
 
     def wrap_up(self):
         claims.finish_batches()

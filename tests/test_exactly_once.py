@@ -4,6 +4,7 @@ Each test reproduces one finding of the review (it failed on the engine before t
 """
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -299,6 +300,25 @@ def test_an_answer_never_recorded_is_logged_in_full_at_exit(
         f"{live_order.imei}, claim {live_order.claim_token}) placed as 15562210: "
         "<result><id>15562210</id></result>"
     ) in caplog.text
+
+
+def test_an_answer_arriving_after_the_driver_stopped_is_still_logged_in_full(
+    order, enqueued, clock, caplog, settings
+):
+    settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
+    client = ScriptedClient(delay=100, clock=clock)  # slower than any bound: a trickle
+
+    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+    clock.advance(100)
+
+    line = (
+        f"Late answer after the driver stopped; record it by hand: order {order.pk} (IMEI "
+        f"{order.imei}, claim {Order.objects.get(pk=order.pk).claim_token}) placed as 15562210"
+    )
+    deadline = time.monotonic() + 5
+    while line not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert line in caplog.text
 
 
 # -- 9. the leases of our calls stay alive: lease lost, drain ---------------------------------
