@@ -77,9 +77,11 @@ def test_a_stale_answer_leaves_the_order_to_its_new_claim(order, enqueued, answe
     driver = new_driver()
 
     driver.record_call(stale, 0.0, answer)
+    untouched = Order.objects.values_list("status", "claim_token", "attempts").get(pk=order.pk)
     driver.record_call(fresh, 0.0, placed(order))
     driver.close()
 
+    assert untouched == (Order.Status.SUBMITTING, fresh.claim_token, 1)
     order.refresh_from_db()
     assert (order.status, order.remote_id) == (Order.Status.PENDING, 15562210)
     assert Batch.objects.get().state == Batch.State.RUNNING  # a stale auth answer pauses nothing
