@@ -87,7 +87,7 @@ def enqueued(monkeypatch):
 
 def run(client, seconds=1.0):
     """One driver run of `seconds` on the client's clock: virtual time, no sleeping."""
-    clock = getattr(client, "clock", None)
+    clock = getattr(client, "clock", None) or ManualClock()
     return engine.drive(deadline_seconds=seconds, client_factory=lambda: client, clock=clock)
 
 

@@ -368,7 +368,7 @@ def test_the_drain_keeps_the_leases_of_calls_still_running(order, enqueued, cloc
 
 
 def test_the_send_rate_bucket_is_not_refilled_by_a_handover(db, enqueued, settings):
-    settings.SUBMIT_RATE_PER_MINUTE = 30  # bursts of 2, then one every 2 s
+    settings.SUBMIT_RATE_PER_MINUTE = 24  # bursts of 2, then one every 2.5 s
     make_batch(orders=6)
     client = ScriptedClient()
 
