@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -220,16 +221,31 @@ class Order(models.Model):
 
     # -- transitions ---------------------------------------------------------------------------
 
-    def _move(self, allowed, new_status, detail="", latency=None, actor=None, **fields):
+    def _move(
+        self,
+        allowed,
+        new_status,
+        detail="",
+        latency=None,
+        actor=None,
+        where=None,
+        any_claim=False,
+        **fields,
+    ):
         """Move this order from one of `allowed` to `new_status` and record the event.
 
         A conditional UPDATE: it returns False (and changes nothing) when another worker moved
-        the order first, so callers never act on a state they do not own.
+        the order first, so callers never act on a state they do not own. Out of `submitting`
+        it must also be this object's claim (`claim_token`): an answer to an older call of a
+        re-submitted, re-claimed order never moves the newer claim (`any_claim` lifts that,
+        for recording a placed order only). `where` adds conditions.
         """
         old_status = self.status
         fields["status"] = new_status
         with transaction.atomic():
-            changed = Order.objects.filter(pk=self.pk, status__in=allowed).update(**fields)
+            owned = Q(status__in=allowed) if any_claim else self._owned(allowed)
+            matching = Order.objects.filter(owned, pk=self.pk)
+            changed = matching.filter(where or Q()).update(**fields)
             if not changed:
                 return False
             OrderEvent.objects.create(
@@ -242,14 +258,25 @@ class Order(models.Model):
                 actor=actor,
             )
         for name, value in fields.items():
-            setattr(self, name, value)
+            if not hasattr(value, "resolve_expression"):
+                setattr(self, name, value)
         return True
+
+    def _owned(self, allowed):
+        """`allowed` statuses, with `submitting` only under this object's claim."""
+        others = [status for status in allowed if status != self.Status.SUBMITTING]
+        owned = Q(status__in=others)
+        if self.Status.SUBMITTING in allowed:
+            owned |= Q(status=self.Status.SUBMITTING, claim_token=self.claim_token)
+        return owned
 
     def mark_placed(self, remote_id, remote_status, raw, latency=None):
         """submitting -> pending (in_process if the provider said so): it charged us.
 
-        Also from unknown: an answer that arrives after the order was given up on (its call
-        outlived the lease) still proves the order exists, and its id must not be lost.
+        Also from unknown, and from `submitting` under a newer claim: an answer that arrives
+        after the order was given up on (its call outlived the lease) still proves the order
+        exists, and its id must not be lost. The only transition that ignores the claim: it
+        records a fact and never leads to a send; the newer call's answer is then refused.
         """
         now = timezone.now()
         new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower())
@@ -260,6 +287,7 @@ class Order(models.Model):
         return self._move(
             [self.Status.SUBMITTING, self.Status.UNKNOWN],
             new_status,
+            any_claim=True,
             detail=raw,
             latency=latency,
             remote_id=remote_id,
@@ -339,13 +367,18 @@ class Order(models.Model):
             last_error=error,
         )
 
-    def mark_unknown(self, reason, latency=None):
-        """The call may have reached the provider: never re-send it without an operator."""
+    def mark_unknown(self, reason, latency=None, lease_expired=False):
+        """The call may have reached the provider: never re-send it without an operator.
+
+        `lease_expired` (the crash sweep): only if the lease is still expired by the
+        database's clock when the UPDATE runs, so a lease renewed meanwhile wins.
+        """
         return self._move(
             [self.Status.SUBMITTING],
             self.Status.UNKNOWN,
             detail=reason,
             latency=latency,
+            where=Q(lease_expires_at__lt=Now()) if lease_expired else None,
             lease_expires_at=None,
             last_error=reason,
         )
@@ -422,10 +455,16 @@ class Order(models.Model):
         cls.objects.filter(pk__in=ids, status=cls.Status.QUEUED).update(
             status=cls.Status.SUBMITTING,
             claim_token=token,
-            lease_expires_at=now + lease,
+            lease_expires_at=from_now(lease),
             attempts=models.F("attempts") + 1,
         )
-        claimed = list(cls.objects.filter(claim_token=token).select_related("service"))
+        # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
+        # last halving of the limit (submissions.limits), whichever host halved it.
+        claimed = list(
+            cls.objects.filter(claim_token=token)
+            .select_related("service")
+            .annotate(claimed_at=Now())
+        )
         OrderEvent.objects.bulk_create(
             OrderEvent(
                 order=o,
@@ -470,6 +509,11 @@ class OrderEvent(models.Model):
         if self.batch_id is None:
             self.batch_id = Order.objects.values_list("batch_id", flat=True).get(pk=self.order_id)
         super().save(*args, **kwargs)
+
+
+def from_now(delta):
+    """The database's clock plus `delta`, for leases: hosts' clocks may disagree."""
+    return ExpressionWrapper(Now() + Value(delta, DurationField()), output_field=DateTimeField())
 
 
 def poll_interval(age):

@@ -251,9 +251,10 @@ STATUS_POLL_SECONDS = env_int("STATUS_POLL_SECONDS", 60, minimum=1)
 DRIVER_SECONDS = env_int("DRIVER_SECONDS", 120, minimum=5)
 
 # django-q2: the ORM broker by default, Redis when REDIS_URL is set. A driver task runs for
-# DRIVER_SECONDS plus the time to drain its in-flight calls (at most the read timeout), so the
-# task timeout covers both, and `retry` is above `timeout` as django-q2 requires.
-Q_TIMEOUT = DRIVER_SECONDS + GSM_FUSION_CONNECT_TIMEOUT + GSM_FUSION_READ_TIMEOUT + 60
+# DRIVER_SECONDS plus the time to drain its in-flight calls (name resolution + connect + read
+# timeouts, then 30 s more to record answers in hand), so the task timeout covers both, and
+# `retry` is above `timeout` as django-q2 requires.
+Q_TIMEOUT = DRIVER_SECONDS + 2 * GSM_FUSION_CONNECT_TIMEOUT + GSM_FUSION_READ_TIMEOUT + 60
 Q_CLUSTER = {
     "name": "portal",
     "workers": env_int("Q_WORKERS", 4, minimum=2),

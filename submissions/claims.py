@@ -7,10 +7,11 @@ import logging
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.utils import timezone
+from django.db.models.functions import Now
 
-from orders.models import Batch, Order
+from orders.models import Batch, Order, from_now
 
+from . import limits
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -22,15 +23,18 @@ SWEPT_NOTE = (
 
 
 def claim(limit, wanted, lease):
-    """Claim at most `wanted` due orders without passing `limit` in flight across all workers.
+    """Claim at most `wanted` due orders without passing the in-flight limit across all workers.
 
     One transaction: on PostgreSQL the Dispatcher row lock serialises claimers (and
     SKIP LOCKED keeps us off rows another transaction holds); on SQLite the IMMEDIATE
-    transaction already does. The orders are `submitting` once this commits, before any call.
+    transaction already does. The limit is the lower of `limit` and the shared one on the
+    locked row (a 429 halving by another driver counts at once); the send-rate bucket is
+    taken here too. The orders are `submitting` once this commits, before any call.
     """
     with transaction.atomic():
-        Dispatcher.row().select_for_update().first()
-        free = min(wanted, limit - Order.objects.in_flight().count())
+        row = lock_dispatcher()
+        in_force = limits.current(row)
+        free = min(wanted, min(limit, in_force.concurrency) - Order.objects.in_flight().count())
         if free <= 0:
             return []
         ids = list(
@@ -39,9 +43,20 @@ def claim(limit, wanted, lease):
             .select_for_update(skip_locked=True, of=("self",))
             .values_list("id", flat=True)[:free]
         )
+        ids = ids[: limits.take_sends(row, len(ids), in_force.rate_per_minute)] if ids else []
         claimed = Order.claim(ids, lease) if ids else []
         start_batches({order.batch_id for order in claimed})
     return claimed
+
+
+def lock_dispatcher():
+    """The Dispatcher row, locked for this transaction, with the database's time (`db_now`)."""
+    locked = Dispatcher.row().select_for_update().annotate(db_now=Now())
+    row = locked.first()
+    if row is None:
+        Dispatcher.get()
+        row = locked.first()
+    return row
 
 
 def start_batches(batch_ids):
@@ -49,20 +64,27 @@ def start_batches(batch_ids):
         batch.mark_running()
 
 
-def extend_leases(order_ids, lease):
-    """Keep the leases of calls still running in this driver: only a dead worker's expire."""
+def extend_leases(orders, lease):
+    """Keep the leases of calls still running in this driver: only a dead worker's expire.
+
+    Only under the claims these orders were sent with: an order swept and claimed again by
+    another driver meanwhile is that driver's to keep alive.
+    """
     return (
         Order.objects.in_flight()
-        .filter(pk__in=order_ids)
-        .update(lease_expires_at=timezone.now() + lease)
+        .filter(pk__in=[o.pk for o in orders], claim_token__in={o.claim_token for o in orders})
+        .update(lease_expires_at=from_now(lease))
     )
 
 
-def sweep_expired(now=None):
-    """Orders left `submitting` past their lease (a killed worker) -> unknown; never re-sent."""
-    now = now or timezone.now()
-    stale = Order.objects.in_flight().filter(lease_expires_at__lt=now)
-    swept = sum(order.mark_unknown(SWEPT_NOTE) for order in stale)
+def sweep_expired():
+    """Orders left `submitting` past their lease (a killed worker) -> unknown; never re-sent.
+
+    Leases are set and compared by the database's clock, and each UPDATE checks the lease
+    again: a driver that renewed it after this query looked keeps its order.
+    """
+    stale = Order.objects.in_flight().filter(lease_expires_at__lt=Now())
+    swept = sum(order.mark_unknown(SWEPT_NOTE, lease_expired=True) for order in stale)
     if swept:
         log.warning("Moved %d orders with an expired lease to unknown", swept)
     return swept

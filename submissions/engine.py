@@ -8,17 +8,17 @@ transaction, as soon as they finish. See docs/architecture.md.
 
 import logging
 import random
-import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from . import claims, lease, polling
-from .limits import AdaptiveConcurrency, TokenBucket
+from . import claims, lease, limits, polling
+from .clock import SystemClock
 from .models import Dispatcher
 from .provider import GsmFusionClient, ProviderError
 
@@ -30,11 +30,13 @@ IDLE_CLAIM_SECONDS = 1  # after a claim found nothing due, look again this much 
 LEASE_MARGIN_SECONDS = 10  # an order's lease outlives its call by this much
 MAX_BACKOFF_SECONDS = 300
 DATABASE_RETRY_SECONDS = 1  # after a database error, reconnect and carry on this much later
-DATABASE_ERRORS = (OperationalError, InterfaceError)
+RECORD_GRACE_SECONDS = 30  # after the drain, answers in hand are retried this much longer
+MAX_REMOTE_ID = 2**63 - 1  # the largest id the database stores (a signed 64-bit integer)
+LEFT_TO_THE_SWEEP = "Call still unanswered after draining, left to the sweep: order %s (IMEI %s)"
 AUTH_NOTE = "Provider rejected our credentials: {} — fix GSM_FUSION_* and resume."
 
 
-def drive(deadline_seconds=None, client_factory=None):
+def drive(deadline_seconds=None, client_factory=None, clock=None):
     """Run one driver if no other holds the lease; returns a summary (or None if busy)."""
     token = lease.acquire()
     if token is None:
@@ -42,7 +44,7 @@ def drive(deadline_seconds=None, client_factory=None):
         return None
     seconds = deadline_seconds or settings.DRIVER_SECONDS
     factory = client_factory or GsmFusionClient.from_settings
-    return Driver(token, seconds, factory).run()
+    return Driver(token, seconds, factory, clock=clock).run()
 
 
 def enqueue_driver():
@@ -72,13 +74,33 @@ class Call:
     latency: float = 0.0
 
 
-def place(client, imei, service_id):
+def place(client, imei, service_id, clock=None):
     """Runs in a pool thread: the HTTP call only, no database. Never raises."""
-    started = time.monotonic()
+    clock = clock or SystemClock()
+    started = clock.monotonic()
     try:
-        return Call(placed=client.place_order(imei, service_id), latency=time.monotonic() - started)
+        return Call(
+            placed=client.place_order(imei, service_id), latency=clock.monotonic() - started
+        )
     except Exception as exc:  # recorded by the main thread, never lost
-        return Call(error=exc, latency=time.monotonic() - started)
+        return Call(error=exc, latency=clock.monotonic() - started)
+
+
+def describe(order, call):
+    """An answer in full, for the log: enough to record it by hand."""
+    if call.placed is not None:
+        answer = f"placed as {call.placed.remote_id}: {call.placed.raw}"
+    else:
+        answer = f"{call.error!r}"
+    return f"order {order.pk} (IMEI {order.imei}, claim {order.claim_token}) {answer}"
+
+
+def log_late_answer(order, future):
+    """A call that answered after its driver gave up on it: the log is all that keeps it."""
+    log.error(
+        "Late answer after the driver stopped; record it by hand: %s",
+        describe(order, future.result()),
+    )
 
 
 def fetch(client, remote_ids):
@@ -90,21 +112,25 @@ def fetch(client, remote_ids):
 
 
 class Driver:
-    def __init__(self, token, seconds, client_factory):
+    def __init__(self, token, seconds, client_factory, clock=None):
         self.token = token
-        self.deadline = time.monotonic() + seconds
-        self.cap = settings.SUBMIT_CONCURRENCY
-        self.limit = AdaptiveConcurrency(self.cap, Dispatcher.get().effective_concurrency)
-        self.bucket = TokenBucket(settings.SUBMIT_RATE_PER_MINUTE)
-        timeouts = settings.GSM_FUSION_CONNECT_TIMEOUT + settings.GSM_FUSION_READ_TIMEOUT
-        self.order_lease = timedelta(seconds=timeouts + LEASE_MARGIN_SECONDS)
-        self.drain_seconds = timeouts + 5
+        self.clock = clock or SystemClock()
+        self.deadline = self.clock.monotonic() + seconds
+        self.limits = limits.current()  # read again every housekeeping turn
+        self.cap = self.limits.cap
+        # The longest a call can take: name resolution and connecting (each bounded by the
+        # connect timeout, see provider/transport.py), then the read timeout.
+        connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
+        call_seconds = 2 * connect + read
+        self.order_lease = timedelta(seconds=call_seconds + LEASE_MARGIN_SECONDS)
+        self.drain_seconds = call_seconds + 5
         self.poll_seconds = settings.STATUS_POLL_SECONDS
         self.client = client_factory()
         self.poll_client = client_factory()
         self.pool = ThreadPoolExecutor(self.cap, thread_name_prefix="placeorder")
         self.poll_pool = ThreadPoolExecutor(2, thread_name_prefix="getimeis")
-        self.sends = {}  # future -> (order, monotonic send time)
+        self.sends = {}  # future -> (order, monotonic send time); forgotten once recorded
+        self.held = set()  # finished sends whose recording failed: logged, retried
         self.polls = {}  # future -> {remote_id: order}
         self.stopped = ""  # why claiming stopped (credentials refused, lease lost)
         self.next_claim = self.next_poll = self.next_housekeeping = 0.0
@@ -122,39 +148,43 @@ class Driver:
            call at once. Leave early when nothing is in flight and no work remains.
         2. Hand over BEFORE draining: release the lease and enqueue a successor if work is
            left, so it claims slots as our last calls free them (no throughput dip).
-        3. Drain: record the calls still in flight, bounded by the HTTP timeouts. A call
-           still running after that keeps its order `submitting`; the sweep makes it unknown.
+        3. Drain (see `drain`): record the calls still in flight, keeping their leases alive;
+           an answer in hand is retried until recorded and logged in full if it never is.
 
-        A database error (restart, failover, a dropped connection, a lock held too long) costs
-        a short pause, not the driver: the calls in flight keep running and their answers are
-        recorded once the database is back (see `survive_database_errors`).
+        An error in a turn (a database restart, failover, read-only standby, a dropped
+        connection, a lock held too long, a bug) costs a short pause, not the driver: the
+        calls in flight keep running and their answers are recorded once the database is back
+        (see `survive`). Nothing between the loop and the drain can skip the drain.
         """
         try:
-            while time.monotonic() < self.deadline and self.survive_database_errors(self.step):
+            while self.clock.monotonic() < self.deadline and self.survive(self.step):
                 pass
-            self.hand_over()
+            self.survive(self.hand_over)
             self.drain()
         finally:
             self.close()
         return self.summary
 
-    def survive_database_errors(self, turn, *args):
-        """Run one loop turn; on a database error reconnect after a pause and carry on.
+    def survive(self, turn, *args):
+        """Run one turn; on any error reconnect after a pause and carry on (True).
 
-        Without this, one dropped connection ended the driver and lost the answers of every
-        call in flight: placed and charged orders swept to `unknown`, their ids gone.
+        Without this, one dropped connection (or any other error) ended the driver and lost
+        the answers of every call in flight: placed and charged orders swept to `unknown`,
+        their ids gone.
         """
         try:
             return turn(*args)
-        except DATABASE_ERRORS as exc:
+        except DatabaseError as exc:
             log.warning("Database error; reconnecting in %d s: %s", DATABASE_RETRY_SECONDS, exc)
-            connection.close()
-            time.sleep(DATABASE_RETRY_SECONDS)
-            return True
+        except Exception:
+            log.exception("Driver turn failed; carrying on in %d s", DATABASE_RETRY_SECONDS)
+        connection.close()
+        self.clock.sleep(DATABASE_RETRY_SECONDS)
+        return True
 
     def step(self):
         """One loop turn; False when the driver should stop early."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         try:
             if now >= self.next_housekeeping:
                 self.next_housekeeping = now + HOUSEKEEPING_SECONDS
@@ -169,19 +199,25 @@ class Driver:
         return True
 
     def housekeeping(self):
+        # Our own calls first, even when our driver lease is lost: one slower than its lease
+        # (a trickling answer) is still ours, and its answer must be recorded, not swept.
+        self.keep_calls_alive()
+        self.record_held()
         if not lease.renew(self.token):
             self.stopped = self.stopped or "lease lost"
             log.error("Driver lease lost; stopping without claiming more")
             return False
-        # Our own calls first: one slower than its lease (DNS, a trickling answer) is still
-        # ours, and its answer must be recorded, not swept to unknown.
-        claims.extend_leases([order.pk for order, _ in self.sends.values()], self.order_lease)
         claims.sweep_expired()
         claims.cancel_stranded()
         claims.finish_batches()
-        self.limit.creep()
+        limits.creep()
+        self.limits = limits.current()
         self.save_health()
         return self.sends or self.polls or claims.work_remains()
+
+    def keep_calls_alive(self):
+        """Extend the leases of our calls not yet recorded (running, or answered and held)."""
+        claims.extend_leases([order for order, _ in self.sends.values()], self.order_lease)
 
     def save_health(self):
         """Last success/error on the Dispatcher: one write per housekeeping, not per order."""
@@ -197,17 +233,17 @@ class Driver:
     # -- sending -------------------------------------------------------------------------------
 
     def top_up(self, now):
-        wanted = self.bucket.available(self.limit.limit - len(self.sends))
+        wanted = self.limits.concurrency - len(self.sends)
         if self.stopped or wanted <= 0 or now < self.next_claim:
             return
-        claimed = claims.claim(self.limit.limit, wanted, self.order_lease)
-        self.bucket.take(len(claimed))
+        claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease)
         self.summary["claimed"] += len(claimed)
-        # Nothing due: look again a little later instead of locking the dispatcher each turn.
+        # Nothing due (or the send rate's bucket is empty): look again a little later instead
+        # of locking the dispatcher each turn.
         self.next_claim = now + IDLE_CLAIM_SECONDS if len(claimed) < wanted else 0.0
         for order in claimed:
-            future = self.pool.submit(place, self.client, order.imei, order.service_id)
-            self.sends[future] = (order, time.monotonic())
+            future = self.pool.submit(place, self.client, order.imei, order.service_id, self.clock)
+            self.sends[future] = (order, self.clock.monotonic())
 
     def record_call(self, order, sent_at, call):
         if call.placed is not None:
@@ -220,6 +256,14 @@ class Driver:
 
     def record_placed(self, order, placed, latency):
         self.succeeded = True
+        if not 0 <= placed.remote_id <= MAX_REMOTE_ID:
+            reason = (
+                f"Placed as {placed.remote_id}, an id beyond what the database stores: "
+                f"record it by hand. The provider's answer: {placed.raw}"
+            )
+            log.error("Order %s (%s): %s", order.pk, order.imei, reason)
+            self.record_unknown(order, reason, latency)
+            return
         if order.mark_placed(placed.remote_id, placed.status, placed.raw, latency):
             self.summary["placed"] += 1
             return
@@ -243,8 +287,9 @@ class Driver:
         elif error.kind == ProviderError.TRANSIENT:
             self.record_transient(order, sent_at, error, latency)
         elif error.kind == ProviderError.AUTH:
-            order.release(f"Not sent: {error.message}")
-            self.stop_for_credentials(error.message)
+            # A stale answer (its order re-claimed since) says nothing about our credentials now.
+            if order.release(f"Not sent: {error.message}"):
+                self.stop_for_credentials(error.message)
         elif error.kind == ProviderError.PERMANENT:
             order.mark_failed(error.message, latency)
             self.summary["failed"] += 1
@@ -252,8 +297,9 @@ class Driver:
             self.record_unknown(order, error.message, latency)
 
     def record_transient(self, order, sent_at, error, latency):
-        if error.status_code == 429 and self.limit.throttled(sent_at):
-            log.warning("HTTP 429: in-flight limit halved to %d", self.limit.limit)
+        if error.status_code == 429 and limits.throttled(getattr(order, "claimed_at", None)):
+            self.limits = limits.current()
+            log.warning("HTTP 429: in-flight limit halved to %d", self.limits.concurrency)
         delay = min(2**order.attempts, MAX_BACKOFF_SECONDS) + random.uniform(0, 1)
         order.mark_retry(error.message, timedelta(seconds=delay), latency)
         self.summary["retried"] += 1
@@ -290,17 +336,12 @@ class Driver:
     # -- the loop's plumbing -------------------------------------------------------------------
 
     def wait_and_record(self, timeout):
-        futures = [*self.sends, *self.polls]
+        futures = [f for f in self.sends if f not in self.held] + list(self.polls)
         if not futures:
-            time.sleep(timeout)
+            self.clock.sleep(timeout)
             return
-        done, _ = wait(futures, timeout=timeout, return_when=FIRST_COMPLETED)
-        # A call is forgotten only once recorded: if the database fails while recording, the
-        # next turn finds the call finished and records it again (the transitions are
-        # conditional UPDATEs, so a repeat changes nothing).
-        for future in [f for f in done if f in self.sends]:
-            self.record_call(*self.sends[future], future.result())
-            del self.sends[future]
+        done, _ = self.clock.wait(futures, timeout)
+        self.record_sends([f for f in done if f in self.sends])
         # At most one poll chunk (100 orders) a turn: the next turn refills the free slots
         # first, so recording results never stalls sending. Unrecorded chunks stay done and
         # come back at once from the next wait().
@@ -308,6 +349,37 @@ class Driver:
         if polled is not None:
             self.record_poll(self.polls[polled], polled.result())
             del self.polls[polled]
+
+    def record_sends(self, futures):
+        """Record finished calls; a call is forgotten only once its answer is recorded.
+
+        An answer that cannot be recorded is logged in full and held: retried at each
+        housekeeping turn (the transitions are conditional UPDATEs, so a repeat of one whose
+        commit outlived the error changes nothing). A database error stops this round (the
+        connection is gone for all); any other error is this answer's alone.
+        """
+        for future in futures:
+            order, sent_at = self.sends[future]
+            call = future.result()
+            try:
+                self.record_call(order, sent_at, call)
+            except DatabaseError as exc:
+                self.hold(future, exc)
+                raise
+            except Exception as exc:
+                self.hold(future, exc)
+                continue
+            del self.sends[future]
+            self.held.discard(future)
+
+    def hold(self, future, exc):
+        if future not in self.held:
+            self.held.add(future)
+            answer = describe(self.sends[future][0], future.result())
+            log.error("Answer kept until it can be recorded (%s): %s", exc, answer)
+
+    def record_held(self):
+        self.record_sends(list(self.held))
 
     def hand_over(self):
         # Released first, then checked: a batch committed after the check kicks a driver
@@ -317,13 +389,44 @@ class Driver:
             enqueue_driver()
 
     def drain(self):
-        end = time.monotonic() + self.drain_seconds
-        while (self.sends or self.polls) and time.monotonic() < end:
-            self.survive_database_errors(self.wait_and_record, WAIT_SECONDS)
-        if self.sends:
-            log.error(
-                "%d calls still unanswered after draining; left to the sweep", len(self.sends)
-            )
+        """Record the calls still in flight, then wrap up; never dies, never drops an answer.
+
+        1. Wait for running calls for at most `drain_seconds` (a call is bounded by name
+           resolution + connect + read timeouts), extending their leases every housekeeping
+           turn: the successor's sweep must not take them while we wait.
+        2. An answer in hand (received, not yet recorded: the database is down) is retried
+           for RECORD_GRACE_SECONDS more, still within the task's timeout.
+        3. Whatever is left is logged in full (order, IMEI, remote id, raw answer).
+        """
+        calls_end = self.clock.monotonic() + self.drain_seconds
+        give_up_at = calls_end + RECORD_GRACE_SECONDS
+        self.next_housekeeping = 0.0
+        while self.sends or self.polls:
+            now = self.clock.monotonic()
+            in_hand = any(future.done() for future in self.sends)
+            if now >= give_up_at or (now >= calls_end and not in_hand):
+                break
+            self.survive(self.drain_turn, now)
+        self.give_up()
+        self.survive(self.wrap_up)
+
+    def drain_turn(self, now):
+        if now >= self.next_housekeeping:
+            self.next_housekeeping = now + HOUSEKEEPING_SECONDS
+            self.keep_calls_alive()
+            self.record_held()
+        self.wait_and_record(WAIT_SECONDS)
+
+    def give_up(self):
+        for future, (order, _) in self.sends.items():
+            if future.done():
+                answer = describe(order, future.result())
+                log.error("Answer never recorded; record it by hand: %s", answer)
+            else:
+                log.error(LEFT_TO_THE_SWEEP, order.pk, order.imei)
+                future.add_done_callback(partial(log_late_answer, order))
+
+    def wrap_up(self):
         claims.cancel_stranded()
         claims.finish_batches()
         self.save_health()

@@ -2,14 +2,17 @@
 
 A lease is a token and an expiry written by a conditional UPDATE, so taking it is atomic on
 every database. The holder renews it every few seconds; a killed driver simply stops renewing
-and its lease lapses after LEASE_SECONDS, when the next driver may take over.
+and its lease lapses after LEASE_SECONDS, when the next driver may take over. Expiry is set
+and compared by the database's clock, so hosts whose clocks disagree still agree on leases.
 """
 
 import uuid
 from datetime import timedelta
 
 from django.db.models import Q
-from django.utils import timezone
+from django.db.models.functions import Now
+
+from orders.models import from_now
 
 from .models import Dispatcher
 
@@ -19,21 +22,16 @@ LEASE_SECONDS = 30
 def acquire():
     """The new lease's token, or None when another driver holds a live lease."""
     Dispatcher.get()  # the row must exist for the conditional UPDATE to find it
-    now = timezone.now()
     token = uuid.uuid4()
-    free = Q(driver_token__isnull=True) | Q(driver_expires_at__lt=now)
-    taken = (
-        Dispatcher.row()
-        .filter(free)
-        .update(driver_token=token, driver_expires_at=now + timedelta(seconds=LEASE_SECONDS))
-    )
+    free = Q(driver_token__isnull=True) | Q(driver_expires_at__lt=Now())
+    taken = Dispatcher.row().filter(free).update(driver_token=token, driver_expires_at=expiry())
     return token if taken else None
 
 
 def renew(token):
     """Extend our lease; False means it lapsed and another driver took it."""
-    expires = timezone.now() + timedelta(seconds=LEASE_SECONDS)
-    return bool(Dispatcher.row().filter(driver_token=token).update(driver_expires_at=expires))
+    renewed = Dispatcher.row().filter(driver_token=token).update(driver_expires_at=expiry())
+    return bool(renewed)
 
 
 def release(token):
@@ -42,7 +40,9 @@ def release(token):
 
 def is_live():
     return (
-        Dispatcher.row()
-        .filter(driver_token__isnull=False, driver_expires_at__gte=timezone.now())
-        .exists()
+        Dispatcher.row().filter(driver_token__isnull=False, driver_expires_at__gte=Now()).exists()
     )
+
+
+def expiry():
+    return from_now(timedelta(seconds=LEASE_SECONDS))

@@ -1,79 +1,90 @@
-"""The driver's limits: a token bucket for the send rate and the adaptive in-flight cap.
+"""The engine's limits: the in-flight cap (halved on 429s) and the send-rate token bucket.
 
-Both live in the driver's main thread only, so they need no locks. The adaptive cap is also
-stored on the Dispatcher so that the next driver starts where this one left off.
+Their state lives on the Dispatcher row, by the database's clock, so it is one state for every
+driver: a successor starts from its predecessor's limit and bucket, and a halving by a
+draining driver holds for the one claiming meanwhile. Each change is a conditional UPDATE, so
+two drivers never halve or creep twice for one event. The engine reads `current()` every
+housekeeping turn; the claim applies it under the dispatcher lock.
 """
 
-import time
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.utils import timezone
+from django.conf import settings
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce, Greatest, Now
+
+from orders.models import from_now
 
 from .models import Dispatcher
 
-
-class TokenBucket:
-    """At most `per_minute` sends a minute, in bursts of a few seconds' worth; 0 = no limit."""
-
-    BURST_SECONDS = 5
-
-    def __init__(self, per_minute, clock=time.monotonic):
-        self.rate = per_minute / 60
-        self.capacity = max(1.0, self.rate * self.BURST_SECONDS)
-        self.tokens = self.capacity
-        self.clock = clock
-        self.updated = clock()
-
-    def available(self, wanted):
-        """How many of `wanted` sends may start now."""
-        if not self.rate:
-            return wanted
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return min(wanted, int(self.tokens))
-
-    def take(self, count):
-        if self.rate:
-            self.tokens -= count
+CREEP_SECONDS = 5  # after a halving or a creep, one more slot once this long passed quietly
+BURST_SECONDS = 5  # the bucket holds this many seconds' worth of sends
 
 
-class AdaptiveConcurrency:
-    """The in-flight cap: halved on a 429, then crept back up by one every CREEP_SECONDS.
+@dataclass(frozen=True)
+class Limits:
+    cap: int  # the configured in-flight cap (SUBMIT_CONCURRENCY)
+    concurrency: int  # the in-flight cap now: lowered after 429s, creeping back to `cap`
+    rate_per_minute: int  # sends a minute across all drivers; 0 = no limit
 
-    Only a 429 for a call sent after the last halving counts: the calls already in flight were
-    sent under the old limit, and their 429s would otherwise halve it again and again.
+
+def current(row=None):
+    """The limits in force now, from the Dispatcher row (read it again each turn)."""
+    row = row or Dispatcher.get()
+    cap = settings.SUBMIT_CONCURRENCY
+    concurrency = max(1, min(row.effective_concurrency or cap, cap))
+    return Limits(cap, concurrency, settings.SUBMIT_RATE_PER_MINUTE)
+
+
+def throttled(claimed_at):
+    """A 429 for a call claimed at `claimed_at` (database clock): halve the limit; True if so.
+
+    Only a call claimed after the last halving counts: the calls already in flight were sent
+    under the old limit, and their 429s would otherwise halve it again and again.
     """
-
-    CREEP_SECONDS = 5
-
-    def __init__(self, cap, effective=None, clock=time.monotonic):
-        self.cap = cap
-        self.limit = max(1, min(effective or cap, cap))
-        self.clock = clock
-        self.changed_at = clock()
-        self.halved_at = float("-inf")
-
-    def throttled(self, sent_at):
-        """A 429 for a call sent at `sent_at` (monotonic); True when the limit was halved."""
-        if sent_at < self.halved_at:
-            return False
-        self.limit = max(1, self.limit // 2)
-        self.changed_at = self.halved_at = self.clock()
-        save_limit(self.limit, self.cap, throttled=True)
-        return True
-
-    def creep(self):
-        """One more slot after a quiet spell; True when the limit grew."""
-        if self.limit >= self.cap or self.clock() - self.changed_at < self.CREEP_SECONDS:
-            return False
-        self.limit += 1
-        self.changed_at = self.clock()
-        save_limit(self.limit, self.cap)
-        return True
+    cap = settings.SUBMIT_CONCURRENCY
+    since = Q(last_throttled_at__isnull=True) | Q(last_throttled_at__lt=claimed_at or Now())
+    halved = Greatest(Value(1), Coalesce(F("effective_concurrency"), Value(cap)) / 2)
+    changed = (
+        Dispatcher.row()
+        .filter(since)
+        .update(effective_concurrency=halved, last_throttled_at=Now(), limit_changed_at=Now())
+    )
+    return bool(changed)
 
 
-def save_limit(limit, cap, throttled=False):
-    fields = {"effective_concurrency": None if limit >= cap else limit}
-    if throttled:
-        fields["last_throttled_at"] = timezone.now()
-    Dispatcher.row().update(**fields)
+def creep():
+    """One more slot once CREEP_SECONDS passed since the last change; True when it grew."""
+    cap = settings.SUBMIT_CONCURRENCY
+    quiet = Q(limit_changed_at__isnull=True) | Q(
+        limit_changed_at__lte=from_now(-timedelta(seconds=CREEP_SECONDS))
+    )
+    grown = Case(
+        When(effective_concurrency__gte=cap - 1, then=Value(None)),
+        default=F("effective_concurrency") + 1,
+    )
+    changed = (
+        Dispatcher.row()
+        .filter(quiet, effective_concurrency__isnull=False)
+        .update(effective_concurrency=grown, limit_changed_at=Now())
+    )
+    return bool(changed)
+
+
+def take_sends(row, wanted, rate_per_minute):
+    """How many of `wanted` sends the shared bucket allows now; takes them.
+
+    Call inside the claim's transaction, with `row` locked and annotated with `db_now`.
+    """
+    if not rate_per_minute:
+        return wanted
+    rate = rate_per_minute / 60
+    capacity = max(1.0, rate * BURST_SECONDS)
+    tokens = capacity
+    if row.send_tokens is not None:
+        elapsed = max(0.0, (row.db_now - row.send_tokens_at).total_seconds())
+        tokens = min(capacity, row.send_tokens + elapsed * rate)
+    granted = min(wanted, int(tokens))
+    Dispatcher.row().update(send_tokens=tokens - granted, send_tokens_at=row.db_now)
+    return granted

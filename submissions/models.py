@@ -2,7 +2,8 @@
 
 Claiming under this lock is what makes the in-flight cap global across workers and hosts: a
 driver counts the orders in `submitting` and claims at most the free slots, all in one
-transaction. The row also carries the adaptive limit after 429s and the driver's lease.
+transaction. The row also carries the driver's lease and the limits' shared state (the limit
+lowered after 429s, the send-rate bucket): every driver reads them, so they survive handovers.
 """
 
 from django.db import models
@@ -16,6 +17,13 @@ class Dispatcher(models.Model):
         help_text="Lowered after 429 answers; empty means the configured cap.",
     )
     last_throttled_at = models.DateTimeField(null=True, blank=True)
+    limit_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last halving or creep of the effective concurrency."
+    )
+    send_tokens = models.FloatField(
+        null=True, blank=True, help_text="Sends the rate limit allows now (a token bucket)."
+    )
+    send_tokens_at = models.DateTimeField(null=True, blank=True)
     driver_token = models.UUIDField(null=True, blank=True)
     driver_expires_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)

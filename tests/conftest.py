@@ -10,6 +10,7 @@ import pytest
 
 pytest_plugins = [
     "tests.fixtures.factories",
+    "tests.fixtures.clock",
     "tests.fixtures.provider",
     "tests.fixtures.cluster",
     "tests.fixtures.browser",

@@ -1,7 +1,6 @@
 """The driver with an in-process fake client: outcomes, limits, leases and the crash sweep."""
 
 import threading
-import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 
@@ -9,22 +8,37 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, engine, lease
-from submissions.limits import AdaptiveConcurrency, TokenBucket
+from submissions import claims, engine, lease, limits
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
 from submissions.provider.answers import RemoteOrder
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.factories import make_batch, make_order
 
 COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"
 
 
 class ScriptedClient:
-    """A stand-in for GsmFusionClient: answers from a per-IMEI script, counts every call."""
+    """A stand-in for GsmFusionClient: answers from a per-IMEI script, counts every call.
 
-    def __init__(self, script=None, delay=0.0, remote_status="Pending", code=""):
+    Each call takes `delay` seconds of `clock` (a ManualClock unless given: no real sleep; the
+    driver `run` with this client shares it), or waits for `gate` to be set. `remote_ids`
+    are handed out first, then increasing ids.
+    """
+
+    def __init__(
+        self,
+        script=None,
+        delay=0.0,
+        remote_status="Pending",
+        code="",
+        clock=None,
+        remote_ids=(),
+        gate=None,
+    ):
         self.script = defaultdict(list, script or {})
         self.delay, self.remote_status, self.code = delay, remote_status, code
+        self.clock, self.remote_ids, self.gate = clock or ManualClock(), list(remote_ids), gate
         self.calls = Counter()
         self.status_calls = []
         self.inflight = self.peak = 0
@@ -38,9 +52,11 @@ class ScriptedClient:
             self.peak = max(self.peak, self.inflight)
             answer = self.script[imei].pop(0) if self.script[imei] else None
             self.next_id += 1
-            remote_id = self.next_id
+            remote_id = self.remote_ids.pop(0) if self.remote_ids else self.next_id
         try:
-            time.sleep(self.delay)
+            if self.gate is not None:
+                self.gate.wait(5)
+            self.clock.wait_for(self.delay)
             if isinstance(answer, BaseException):
                 raise answer
             return PlacedOrder(remote_id, imei, "Pending", f"<result><id>{remote_id}</id></result>")
@@ -70,7 +86,9 @@ def enqueued(monkeypatch):
 
 
 def run(client, seconds=1.0):
-    return engine.drive(deadline_seconds=seconds, client_factory=lambda: client)
+    """One driver run of `seconds` on the client's clock: virtual time, no sleeping."""
+    clock = getattr(client, "clock", None) or ManualClock()
+    return engine.drive(deadline_seconds=seconds, client_factory=lambda: client, clock=clock)
 
 
 def error(kind, message, status_code=None):
@@ -297,7 +315,7 @@ def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueu
 def test_a_driver_keeps_the_leases_of_its_own_calls_so_the_sweep_spares_them(order):
     (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
 
-    assert claims.extend_leases([claimed.pk], timedelta(seconds=60)) == 1
+    assert claims.extend_leases([claimed], timedelta(seconds=60)) == 1
     assert claims.sweep_expired() == 0
     assert Order.objects.get(pk=order.pk).status == Order.Status.SUBMITTING
 
@@ -341,24 +359,44 @@ def test_no_status_call_is_made_when_no_order_awaits_a_result(order, enqueued):
     assert client.status_calls == []
 
 
-def test_the_token_bucket_grants_no_more_than_the_rate():
-    now = [0.0]
-    bucket = TokenBucket(60, clock=lambda: now[0])  # one a second, bursts of 5
+def test_the_send_rate_bucket_grants_no_more_than_the_rate(db, settings):
+    settings.SUBMIT_RATE_PER_MINUTE = 60  # one a second, bursts of 5
+    make_batch(orders=10)
+    lease_time = timedelta(minutes=1)
 
-    assert bucket.available(10) == 5
-    bucket.take(5)
-    now[0] = 2.0
-    assert bucket.available(10) == 2
-    assert TokenBucket(0).available(10) == 10
+    assert len(claims.claim(limit=30, wanted=10, lease=lease_time)) == 5
+    assert claims.claim(limit=30, wanted=10, lease=lease_time) == []
+    two_seconds_ago = Dispatcher.get().send_tokens_at - timedelta(seconds=2)
+    Dispatcher.row().update(send_tokens_at=two_seconds_ago)
+    assert len(claims.claim(limit=30, wanted=10, lease=lease_time)) == 2
 
 
-def test_the_adaptive_limit_creeps_back_one_slot_at_a_time(db):
+def test_no_send_rate_means_no_bucket(db, settings):
+    settings.SUBMIT_RATE_PER_MINUTE = 0
+    make_batch(orders=10)
+
+    assert len(claims.claim(limit=30, wanted=10, lease=timedelta(minutes=1))) == 10
+    assert Dispatcher.get().send_tokens is None
+
+
+def test_the_adaptive_limit_halves_once_per_storm_and_creeps_back_one_slot_at_a_time(db, settings):
+    settings.SUBMIT_CONCURRENCY = 8
     Dispatcher.get()
-    now = [100.0]
-    limit = AdaptiveConcurrency(8, clock=lambda: now[0])
+    before = timezone.now() - timedelta(seconds=1)
 
-    assert limit.throttled(sent_at=99.0) is True
-    assert limit.throttled(sent_at=99.5) is False  # sent before the halving
-    now[0] += AdaptiveConcurrency.CREEP_SECONDS
-    assert (limit.creep(), limit.limit) == (True, 5)
+    assert limits.throttled(claimed_at=before) is True
+    assert limits.throttled(claimed_at=before) is False  # claimed before the halving
+    assert (limits.creep(), limits.current().concurrency) == (False, 4)  # not quiet long enough
+    quiet = timezone.now() - timedelta(seconds=limits.CREEP_SECONDS + 1)
+    Dispatcher.row().update(limit_changed_at=quiet)
+    assert (limits.creep(), limits.current().concurrency) == (True, 5)
     assert Dispatcher.get().effective_concurrency == 5
+
+
+def test_the_adaptive_limit_returns_to_the_configured_cap(db, settings):
+    settings.SUBMIT_CONCURRENCY = 8
+    Dispatcher.get()
+    Dispatcher.row().update(effective_concurrency=7, limit_changed_at=None)
+
+    assert limits.creep() is True
+    assert (Dispatcher.get().effective_concurrency, limits.current().concurrency) == (None, 8)

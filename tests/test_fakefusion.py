@@ -116,13 +116,14 @@ def test_it_numbers_orders_with_increasing_8_digit_ids(fake_provider):
     assert [o["id"] for o in fake_provider.orders()] == [15562209, 15562210, 15562211]
 
 
-def test_it_moves_an_order_from_pending_through_in_process_to_completed(fake_provider):
+def test_it_moves_an_order_from_pending_through_in_process_to_completed(make_fake_provider, clock):
+    fake = make_fake_provider(clock=clock, latency=0, complete_after=60)
     imei = valid_imei(8)
-    place(fake_provider, imei)
+    place(fake, imei)
     statuses = []
-    for pause in (0, 0.17, 0.15):  # the fixture's fake completes after 0.3 s
-        time.sleep(pause)
-        statuses.append(call(fake_provider, "getimeis", orderIds="15562209").text)
+    for seconds in (0, 30, 30):  # completed 60 s (of the fake's clock) after it was placed
+        clock.advance(seconds)
+        statuses.append(call(fake, "getimeis", orderIds="15562209").text)
 
     assert "<status>Pending</status><code></code>" in statuses[0]
     assert "<status>In Process</status><code></code>" in statuses[1]
@@ -220,11 +221,16 @@ def test_it_throttles_beyond_the_in_flight_cap(make_fake_provider):
     assert (fake.stats()["peak_inflight_placeorders"], fake.stats()["rejected_429"]) == (2, 3)
 
 
-def test_it_keeps_hundreds_of_placeorders_in_flight_at_once(make_fake_provider):
-    fake = make_fake_provider(latency=1.0)
+def test_it_keeps_hundreds_of_placeorders_in_flight_at_once(make_fake_provider, clock):
+    fake = make_fake_provider(latency=1.0, clock=clock)
 
     with ThreadPoolExecutor(300) as pool:
-        texts = list(pool.map(lambda n: place(fake, valid_imei(n)), range(300)))
+        answers = pool.map(lambda n: place(fake, valid_imei(n)), range(300))
+        deadline = time.monotonic() + 20  # real time, for 300 connections on a busy machine
+        while fake.stats()["inflight_placeorders"] < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        clock.advance(1.0)  # all 300 answer at once, one second of the fake's clock later
+        texts = list(answers)
 
     stats = fake.stats()
     assert sum("<status>Pending</status>" in text for text in texts) == 300

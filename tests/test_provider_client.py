@@ -8,7 +8,6 @@ import socket
 import ssl
 import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -18,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from devtools.fakefusion.server import completed_code
 from submissions.provider import GsmFusionClient, ProviderError
 from submissions.provider.results import parse_result
+from tests.fixtures.clock import ManualClock
 from tests.fixtures.factories import valid_imei
 from tests.fixtures.provider import provider_sample
 
@@ -196,9 +196,11 @@ def test_it_refuses_more_than_100_ids_before_any_request(provider_client, fake_p
 
 
 def test_it_places_an_order_and_reads_its_completed_result(provider_client, fake_provider):
+    # The fixture's fake completes orders after 0.3 s of its clock: one the test advances.
+    fake_provider.clock, fake_provider.latency = ManualClock(), 0
     placed = provider_client.place_order(IMEI, 1739)
     (pending,) = provider_client.order_statuses([placed.remote_id])
-    time.sleep(0.35)  # the fixture's fake completes orders after 0.3 s
+    fake_provider.clock.advance(1)
     (completed,) = provider_client.order_statuses([placed.remote_id, 99999999])
 
     assert (placed.remote_id, placed.imei, placed.status) == (15562209, IMEI, "Pending")

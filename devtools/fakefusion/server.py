@@ -9,7 +9,8 @@ demos it also refuses a share of orders outright (`refuse_rate`: a provider erro
 created, so the order fails and can be re-submitted) and rejects a share of placed ones when
 their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
 `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
-127.0.0.1 only and never echoes the API key.
+127.0.0.1 only and never echoes the API key. Its time (latency, order ages, the rate window)
+comes from `clock` (submissions.clock.SystemClock by default): tests pass one they advance.
 """
 
 import json
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from orders.imei import luhn_valid
+from submissions.clock import SystemClock
 
 from .data import CATALOGUE, completed_code
 
@@ -50,7 +52,7 @@ class FakeOrder:
     id: int
     imei: str
     service_id: int
-    created: float  # time.monotonic()
+    created: float  # clock.monotonic()
     requested_at: str
     rejected: bool = False  # Rejected once its result is due (`reject_rate`)
 
@@ -82,6 +84,7 @@ class FakeFusion:
         seed=None,
         username=None,
         api_key=None,
+        clock=None,
     ):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("The fake provider binds 127.0.0.1 only")
@@ -93,6 +96,7 @@ class FakeFusion:
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
+        self.clock = clock or SystemClock()
         self.services = {row[0]: row for row in CATALOGUE}
         self._random = random.Random(seed)
         self._lock = threading.Lock()
@@ -160,7 +164,7 @@ class FakeFusion:
             }
 
     def orders(self):
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             orders = list(self._orders.values())
         return [
@@ -227,7 +231,7 @@ class FakeFusion:
 
     def _enter_or_throttle(self):
         """Under the lock: count one more placeorder in flight, or say it is throttled."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         while self._recent and now - self._recent[0] >= 1.0:
             self._recent.popleft()
         over_rate = self.rate_limit is not None and len(self._recent) >= self.rate_limit
@@ -271,7 +275,7 @@ class FakeFusion:
 
     def _add_order(self, imei, service_id):
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-        order = FakeOrder(self._next_id, imei, service_id, time.monotonic(), now)
+        order = FakeOrder(self._next_id, imei, service_id, self.clock.monotonic(), now)
         self._next_id += 1
         self._orders[order.id] = order
         self._placed_keys.add((self.username, service_id, imei))
@@ -288,7 +292,7 @@ class FakeFusion:
         return "Completed", completed_code(order.imei)
 
     def _getimeis(self, order_ids):
-        now = time.monotonic()
+        now = self.clock.monotonic()
         ids = [int(i) for i in order_ids.split(",") if i.strip().isdigit()]
         with self._lock:
             found = [self._orders[i] for i in ids if i in self._orders]
@@ -312,7 +316,7 @@ class FakeFusion:
 
     def _sleep(self, seconds):
         if seconds > 0:
-            self.stopping.wait(seconds)
+            self.clock.wait_for(seconds, self.stopping)
 
     def _count(self, name):
         with self._lock:

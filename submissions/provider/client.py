@@ -16,11 +16,11 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .answers import MalformedAnswer, parse_answer
+from .transport import BoundedHTTPConnectionPool, BoundedHTTPSConnection
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def error_from_status(status_code, raw, action=""):
 _progress = threading.local()
 
 
-class _TrackedHTTPSConnection(HTTPSConnection):
+class _TrackedHTTPSConnection(BoundedHTTPSConnection):
     """Notes that the request is being sent; the TLS handshake is over by then."""
 
     def request(self, *args, **kwargs):
@@ -178,7 +178,7 @@ class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {
-            "http": HTTPConnectionPool,
+            "http": BoundedHTTPConnectionPool,
             "https": _TrackedHTTPSConnectionPool,
         }
 
@@ -238,6 +238,8 @@ class GsmFusionClient:
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         # max_retries=0: urllib3 must not re-send anything, and redirects are not followed.
+        # Name resolution counts against the connect timeout (transport.py), and https
+        # connections say whether the request left (see _TrackedHTTPSConnection).
         adapter = _Adapter(pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)

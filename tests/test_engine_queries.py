@@ -1,0 +1,58 @@
+"""Query budget of the engine's per-order path: flat in the batch size."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import Batch, Order
+from submissions import engine
+from submissions.provider import GsmFusionClient
+from tests.fixtures.factories import make_batch
+
+# Measured 7.9 (SQLite and PostgreSQL): the UPDATE and timeline INSERT of `placed` and of
+# `completed`, each in a savepoint (the test runs in a transaction). Everything else
+# (claims, housekeeping, polls of 100 ids) is per turn or per chunk, not per order.
+QUERIES_PER_ORDER = 9
+# With 10 in flight, the orders come in claims of a few (as the answers free slots), each
+# claim a handful of queries: measured 11 to 12.3 per order.
+QUERIES_PER_ORDER_IN_SMALL_CLAIMS = 14
+
+
+@pytest.fixture
+def drive_batch(make_fake_provider, clock, settings, monkeypatch):
+    """Drive one batch of `size` orders to completed; returns the queries the driver ran.
+
+    With the default concurrency every order of a batch fits in one claim, so the count does
+    not depend on how the calls' answers happen to interleave with the claims.
+    """
+    settings.STATUS_POLL_SECONDS = 1
+    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
+    make_fake_provider(clock=clock, latency=0.5, complete_after=0)
+
+    def drive(size, concurrency=60):
+        settings.SUBMIT_CONCURRENCY = concurrency
+        batch = make_batch(orders=size, state=Batch.State.QUEUED)
+        with CaptureQueriesContext(connection) as queries:
+            engine.drive(60, GsmFusionClient.from_settings, clock=clock)
+        assert batch.orders.filter(status=Order.Status.COMPLETED).count() == size
+        return len(queries)
+
+    return drive
+
+
+def test_queries_per_order_stay_flat_as_the_batch_grows(db, drive_batch):
+    small = drive_batch(10)
+    large = drive_batch(50)
+
+    per_extra_order = (large - small) / 40
+    assert per_extra_order <= QUERIES_PER_ORDER, (small, large)
+    assert large / 50 <= small / 10
+
+
+def test_queries_per_order_stay_flat_when_orders_are_claimed_a_few_at_a_time(db, drive_batch):
+    small = drive_batch(10, concurrency=10)
+    large = drive_batch(50, concurrency=10)
+
+    per_extra_order = (large - small) / 40
+    assert per_extra_order <= QUERIES_PER_ORDER_IN_SMALL_CLAIMS, (small, large)
+    assert large / 50 <= small / 10
