@@ -20,6 +20,8 @@ PRESETS = {
         "jitter": 0.5,
         "concurrency": 100,
     },
+    # A year of data on PostgreSQL (devtools/benchmark/year.py): seeded, then every page timed.
+    "year": {"page_requests": 5},
 }
 
 

@@ -16,7 +16,7 @@ from django.db import connection
 
 from orders.models import Order
 
-from . import pages, phases, processes, report
+from . import pages, phases, processes, report, year
 from .config import Config
 
 ENGINE_KEYS = ("import", "engine", "results", "cost", "baselines", "pages")
@@ -150,4 +150,15 @@ def write(results, path):
 
 
 def main(config_json):
-    return run(Config(**json.loads(config_json)))
+    config = Config(**json.loads(config_json))
+    if config.preset == "year":
+        return run_year(config)
+    return run(config)
+
+
+def run_year(config):
+    results = year.run(config, log)
+    write(results, config.json)
+    print(year.table(results["pages_ms"]))
+    print(f"\nJSON: {config.json}")
+    return results

@@ -1,0 +1,138 @@
+"""Triggers that keep orders_batchstatuscount equal to the orders' (batch, status) counts.
+
+They run inside the statement that inserts, moves or deletes orders, so every code path
+(transitions, bulk claims, imports, polling, hand-written updates) keeps the counts exact in
+the same transaction. PostgreSQL: statement-level triggers over transition tables (a 20,000-row
+import is one grouped upsert). SQLite: row-level triggers. The counts are then backfilled.
+"""
+
+from django.db import migrations
+
+POSTGRESQL = [
+    """
+    CREATE FUNCTION orders_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
+        SELECT batch_id, status, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (batch_id, status)
+        DO UPDATE SET orders = orders_batchstatuscount.orders + EXCLUDED.orders;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE FUNCTION orders_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
+        SELECT batch_id, status, sum(n) FROM (
+            SELECT o.batch_id, o.status, -1 AS n FROM old_rows o JOIN new_rows w ON w.id = o.id
+            WHERE o.status <> w.status OR o.batch_id <> w.batch_id
+            UNION ALL
+            SELECT w.batch_id, w.status, 1 FROM old_rows o JOIN new_rows w ON w.id = o.id
+            WHERE o.status <> w.status OR o.batch_id <> w.batch_id
+        ) AS moves
+        GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2
+        ON CONFLICT (batch_id, status)
+        DO UPDATE SET orders = orders_batchstatuscount.orders + EXCLUDED.orders;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE FUNCTION orders_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Only UPDATE: a batch deleted with its orders has already lost its count rows.
+        UPDATE orders_batchstatuscount c SET orders = c.orders - gone.n
+        FROM (SELECT batch_id, status, count(*) AS n FROM old_rows GROUP BY 1, 2) AS gone
+        WHERE c.batch_id = gone.batch_id AND c.status = gone.status;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER orders_count_insert AFTER INSERT ON orders_order
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orders_count_insert()
+    """,
+    """
+    CREATE TRIGGER orders_count_update AFTER UPDATE ON orders_order
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orders_count_update()
+    """,
+    """
+    CREATE TRIGGER orders_count_delete AFTER DELETE ON orders_order
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION orders_count_delete()
+    """,
+]
+POSTGRESQL_DROP = [
+    "DROP TRIGGER IF EXISTS orders_count_insert ON orders_order",
+    "DROP TRIGGER IF EXISTS orders_count_update ON orders_order",
+    "DROP TRIGGER IF EXISTS orders_count_delete ON orders_order",
+    "DROP FUNCTION IF EXISTS orders_count_insert()",
+    "DROP FUNCTION IF EXISTS orders_count_update()",
+    "DROP FUNCTION IF EXISTS orders_count_delete()",
+]
+
+SQLITE = [
+    """
+    CREATE TRIGGER orders_count_insert AFTER INSERT ON orders_order BEGIN
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
+        VALUES (NEW.batch_id, NEW.status, 1)
+        ON CONFLICT (batch_id, status) DO UPDATE SET orders = orders + 1;
+    END
+    """,
+    """
+    CREATE TRIGGER orders_count_update AFTER UPDATE OF status, batch_id ON orders_order
+    WHEN OLD.status IS NOT NEW.status OR OLD.batch_id IS NOT NEW.batch_id BEGIN
+        UPDATE orders_batchstatuscount SET orders = orders - 1
+        WHERE batch_id = OLD.batch_id AND status = OLD.status;
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
+        VALUES (NEW.batch_id, NEW.status, 1)
+        ON CONFLICT (batch_id, status) DO UPDATE SET orders = orders + 1;
+    END
+    """,
+    """
+    CREATE TRIGGER orders_count_delete AFTER DELETE ON orders_order BEGIN
+        UPDATE orders_batchstatuscount SET orders = orders - 1
+        WHERE batch_id = OLD.batch_id AND status = OLD.status;
+    END
+    """,
+]
+SQLITE_DROP = [
+    "DROP TRIGGER IF EXISTS orders_count_insert",
+    "DROP TRIGGER IF EXISTS orders_count_update",
+    "DROP TRIGGER IF EXISTS orders_count_delete",
+]
+
+BACKFILL = [
+    "DELETE FROM orders_batchstatuscount",
+    """
+    INSERT INTO orders_batchstatuscount (batch_id, status, orders)
+    SELECT batch_id, status, count(*) FROM orders_order GROUP BY batch_id, status
+    """,
+]
+
+
+def run(schema_editor, statements):
+    with schema_editor.connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def create(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        # Nothing may move an order between the backfill and the triggers taking over.
+        run(schema_editor, ["LOCK TABLE orders_order IN SHARE ROW EXCLUSIVE MODE"])
+        run(schema_editor, POSTGRESQL + BACKFILL)
+    elif vendor == "sqlite":
+        run(schema_editor, SQLITE + BACKFILL)
+
+
+def drop(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    run(schema_editor, POSTGRESQL_DROP if vendor == "postgresql" else SQLITE_DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("orders", "0002_batch_status_counts")]
+
+    operations = [migrations.RunPython(create, drop)]

@@ -1,0 +1,69 @@
+"""The per-(batch, status) counters equal a COUNT of the orders after every kind of write."""
+
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+
+from orders.models import Batch, BatchStatusCount, Order
+from tests.fixtures.factories import make_batch, make_order
+
+Status = Order.Status
+
+
+def counted(batch):
+    rows = batch.orders.order_by().values_list("status").annotate(n=Count("id"))
+    return {status: n for status, n in rows}
+
+
+def kept(batch):
+    return {c.status: c.orders for c in BatchStatusCount.objects.filter(batch=batch) if c.orders}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_follow_bulk_inserts_claims_and_transitions():
+    batch = make_batch(orders=5)
+    assert kept(batch) == {Status.QUEUED: 5}
+    claimed = Order.claim(list(batch.orders.values_list("id", flat=True)[:3]), timedelta(60))
+    claimed[0].mark_placed(12345678, "Pending", "<result/>")
+    claimed[1].mark_unknown("No answer in time")
+    claimed[2].mark_retry("HTTP 502", timedelta(seconds=2))
+    assert kept(batch) == counted(batch) == {Status.QUEUED: 3, Status.PENDING: 1, Status.UNKNOWN: 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_counts_follow_plain_updates_and_creates_across_batches():
+    first, second = make_batch(orders=4), make_batch(orders=2)
+    make_order(batch=second, status=Status.FAILED)
+    first.orders.filter(pk__in=first.orders.values("pk")[:2]).update(status=Status.COMPLETED)
+    second.orders.filter(status=Status.QUEUED).update(status=Status.CANCELLED)
+    assert kept(first) == counted(first) == {Status.QUEUED: 2, Status.COMPLETED: 2}
+    assert kept(second) == counted(second) == {Status.CANCELLED: 2, Status.FAILED: 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_that_keeps_the_status_leaves_the_counts_alone():
+    batch = make_batch(orders=3)
+    batch.orders.update(last_error="x")
+    assert kept(batch) == {Status.QUEUED: 3}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_orders_or_their_batch_keeps_the_counts_right():
+    batch, other = make_batch(orders=3), make_batch(orders=1)
+    batch.orders.filter(pk=batch.orders.first().pk).delete()
+    assert kept(batch) == {Status.QUEUED: 2}
+    Batch.objects.filter(pk=other.pk).delete()
+    assert not BatchStatusCount.objects.filter(batch_id=other.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_transaction_leaves_no_count_behind():
+    batch = make_batch(orders=2)
+    with pytest.raises(RuntimeError):
+        from django.db import transaction
+
+        with transaction.atomic():
+            batch.orders.update(status=Status.FAILED)
+            raise RuntimeError("rolled back")
+    assert kept(batch) == {Status.QUEUED: 2}
