@@ -451,7 +451,7 @@ class OrderEvent(models.Model):
 
 
 class BatchStatusCount(models.Model):
-    """How many orders of a batch are in one status: the exact counts the pages read.
+    """How many orders of a batch are in one status, and their cost: what the pages read.
 
     Kept by database triggers on the orders table (orders/migrations/0003), inside the
     transaction that inserts, moves or deletes the orders, whatever the code path: a batch
@@ -462,6 +462,7 @@ class BatchStatusCount(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="status_counts")
     status = models.CharField(max_length=16, choices=Order.Status.choices)
     orders = models.IntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
 
     class Meta:
         constraints = [

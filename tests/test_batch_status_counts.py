@@ -1,8 +1,10 @@
 """The per-(batch, status) counters equal a COUNT of the orders after every kind of write."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.db.models import Count
 
 from orders.models import Batch, BatchStatusCount, Order
@@ -61,9 +63,19 @@ def test_deleting_orders_or_their_batch_keeps_the_counts_right():
 def test_a_failed_transaction_leaves_no_count_behind():
     batch = make_batch(orders=2)
     with pytest.raises(RuntimeError):
-        from django.db import transaction
-
         with transaction.atomic():
             batch.orders.update(status=Status.FAILED)
             raise RuntimeError("rolled back")
     assert kept(batch) == {Status.QUEUED: 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cost_follows_placed_orders():
+    batch = make_batch(orders=2)
+    claimed = Order.claim(list(batch.orders.values_list("id", flat=True)), timedelta(60))
+    claimed[0].mark_placed(12345678, "Pending", "<result/>")
+    claimed[1].mark_placed(12345679, "Pending", "<result/>")
+    claimed[1].apply_remote_status("Completed", "Carrier: T-Mobile", "<result/>")
+    costs = dict(BatchStatusCount.objects.filter(batch=batch).values_list("status", "cost"))
+    assert costs[Status.PENDING] == costs[Status.COMPLETED] == Decimal("0.08")
+    assert costs[Status.QUEUED] == costs[Status.SUBMITTING] == 0

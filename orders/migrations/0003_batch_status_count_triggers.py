@@ -12,27 +12,30 @@ POSTGRESQL = [
     """
     CREATE FUNCTION orders_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
-        SELECT batch_id, status, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (batch_id, status)
-        DO UPDATE SET orders = orders_batchstatuscount.orders + EXCLUDED.orders;
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
+        SELECT batch_id, status, count(*), sum(cost) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (batch_id, status) DO UPDATE
+        SET orders = orders_batchstatuscount.orders + EXCLUDED.orders,
+            cost = orders_batchstatuscount.cost + EXCLUDED.cost;
         RETURN NULL;
     END $$
     """,
     """
     CREATE FUNCTION orders_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
-        SELECT batch_id, status, sum(n) FROM (
-            SELECT o.batch_id, o.status, -1 AS n FROM old_rows o JOIN new_rows w ON w.id = o.id
-            WHERE o.status <> w.status OR o.batch_id <> w.batch_id
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
+        SELECT batch_id, status, sum(n), sum(cost) FROM (
+            SELECT o.batch_id, o.status, -1 AS n, -o.cost AS cost
+            FROM old_rows o JOIN new_rows w ON w.id = o.id
+            WHERE o.status <> w.status OR o.batch_id <> w.batch_id OR o.cost <> w.cost
             UNION ALL
-            SELECT w.batch_id, w.status, 1 FROM old_rows o JOIN new_rows w ON w.id = o.id
-            WHERE o.status <> w.status OR o.batch_id <> w.batch_id
+            SELECT w.batch_id, w.status, 1, w.cost FROM old_rows o JOIN new_rows w ON w.id = o.id
+            WHERE o.status <> w.status OR o.batch_id <> w.batch_id OR o.cost <> w.cost
         ) AS moves
-        GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2
-        ON CONFLICT (batch_id, status)
-        DO UPDATE SET orders = orders_batchstatuscount.orders + EXCLUDED.orders;
+        GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(cost) <> 0 ORDER BY 1, 2
+        ON CONFLICT (batch_id, status) DO UPDATE
+        SET orders = orders_batchstatuscount.orders + EXCLUDED.orders,
+            cost = orders_batchstatuscount.cost + EXCLUDED.cost;
         RETURN NULL;
     END $$
     """,
@@ -40,8 +43,9 @@ POSTGRESQL = [
     CREATE FUNCTION orders_count_delete() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         -- Only UPDATE: a batch deleted with its orders has already lost its count rows.
-        UPDATE orders_batchstatuscount c SET orders = c.orders - gone.n
-        FROM (SELECT batch_id, status, count(*) AS n FROM old_rows GROUP BY 1, 2) AS gone
+        UPDATE orders_batchstatuscount c SET orders = c.orders - gone.n, cost = c.cost - gone.cost
+        FROM (SELECT batch_id, status, count(*) AS n, sum(cost) AS cost
+              FROM old_rows GROUP BY 1, 2) AS gone
         WHERE c.batch_id = gone.batch_id AND c.status = gone.status;
         RETURN NULL;
     END $$
@@ -74,24 +78,25 @@ POSTGRESQL_DROP = [
 SQLITE = [
     """
     CREATE TRIGGER orders_count_insert AFTER INSERT ON orders_order BEGIN
-        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
-        VALUES (NEW.batch_id, NEW.status, 1)
-        ON CONFLICT (batch_id, status) DO UPDATE SET orders = orders + 1;
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
+        VALUES (NEW.batch_id, NEW.status, 1, NEW.cost)
+        ON CONFLICT (batch_id, status) DO UPDATE SET orders = orders + 1, cost = cost + NEW.cost;
     END
     """,
     """
-    CREATE TRIGGER orders_count_update AFTER UPDATE OF status, batch_id ON orders_order
-    WHEN OLD.status IS NOT NEW.status OR OLD.batch_id IS NOT NEW.batch_id BEGIN
-        UPDATE orders_batchstatuscount SET orders = orders - 1
+    CREATE TRIGGER orders_count_update AFTER UPDATE OF status, batch_id, cost ON orders_order
+    WHEN OLD.status IS NOT NEW.status OR OLD.batch_id IS NOT NEW.batch_id
+        OR OLD.cost IS NOT NEW.cost BEGIN
+        UPDATE orders_batchstatuscount SET orders = orders - 1, cost = cost - OLD.cost
         WHERE batch_id = OLD.batch_id AND status = OLD.status;
-        INSERT INTO orders_batchstatuscount (batch_id, status, orders)
-        VALUES (NEW.batch_id, NEW.status, 1)
-        ON CONFLICT (batch_id, status) DO UPDATE SET orders = orders + 1;
+        INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
+        VALUES (NEW.batch_id, NEW.status, 1, NEW.cost)
+        ON CONFLICT (batch_id, status) DO UPDATE SET orders = orders + 1, cost = cost + NEW.cost;
     END
     """,
     """
     CREATE TRIGGER orders_count_delete AFTER DELETE ON orders_order BEGIN
-        UPDATE orders_batchstatuscount SET orders = orders - 1
+        UPDATE orders_batchstatuscount SET orders = orders - 1, cost = cost - OLD.cost
         WHERE batch_id = OLD.batch_id AND status = OLD.status;
     END
     """,
@@ -105,8 +110,8 @@ SQLITE_DROP = [
 BACKFILL = [
     "DELETE FROM orders_batchstatuscount",
     """
-    INSERT INTO orders_batchstatuscount (batch_id, status, orders)
-    SELECT batch_id, status, count(*) FROM orders_order GROUP BY batch_id, status
+    INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
+    SELECT batch_id, status, count(*), sum(cost) FROM orders_order GROUP BY batch_id, status
     """,
 ]
 
