@@ -202,6 +202,10 @@ class Order(models.Model):
             models.Index(fields=["status", "lease_expires_at"], name="order_lease_idx"),
             models.Index(fields=["remote_id"], name="order_remote_idx"),
             models.Index(fields=["created_at"], name="order_created_idx"),
+            # Only orders with an error: the batch page groups them without reading the rest.
+            models.Index(
+                fields=["batch"], condition=~Q(last_error=""), name="order_batch_error_idx"
+            ),
         ]
 
     def __str__(self):

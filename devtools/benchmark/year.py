@@ -83,6 +83,12 @@ SEED_SQL = [
 ]
 
 
+RECOUNT_SQL = """
+    INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
+    SELECT batch_id, status, count(*), sum(cost) FROM orders_order GROUP BY batch_id, status
+"""
+
+
 def seed(user, service):
     """Write the year's batches, orders and events; returns seconds taken."""
     started = time.perf_counter()
@@ -91,9 +97,15 @@ def seed(user, service):
         "orders": BATCHES * PER_BATCH, "events": EVENTS_PER_ORDER,
     }  # fmt: skip
     with connection.cursor() as cursor:
-        for statement in SEED_SQL:
-            cursor.execute(statement, params)
-    with connection.cursor() as cursor:
+        # Trusted rows, consistent by construction: skip the per-row foreign-key checks (and the
+        # counter triggers), then count once.
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            for statement in SEED_SQL:
+                cursor.execute(statement, params)
+        finally:
+            cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute(RECOUNT_SQL)
         cursor.execute("VACUUM ANALYZE")
     return round(time.perf_counter() - started, 1)
 

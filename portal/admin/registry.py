@@ -12,6 +12,7 @@ from submissions.provider import ProviderError
 from .actions import BatchActionsMixin, OrderActionsMixin
 from .batch_list import BatchListColumns
 from .batch_page import BatchPageMixin
+from .counting import CountedChangelistMixin
 from .display import TimelineInline, must_read_short, must_read_text
 from .exports import BatchExportMixin, OrderExportMixin
 from .filters import ORDER_FILTERS
@@ -80,7 +81,12 @@ class BatchAdmin(
 
 @admin.register(Order)
 class OrderAdmin(
-    OrderActionsMixin, MultiImeiSearchMixin, OrderImportMixin, OrderExportMixin, admin.ModelAdmin
+    OrderActionsMixin,
+    MultiImeiSearchMixin,
+    OrderImportMixin,
+    OrderExportMixin,
+    CountedChangelistMixin,
+    admin.ModelAdmin,
 ):
     list_display = [
         "imei",
