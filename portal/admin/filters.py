@@ -1,6 +1,6 @@
 """Filters of the order changelist: the questions operators ask all day.
 
-Each lists its choices from a cheap query (recent batches, recent orders), never from a
+Each lists its choices from a cheap query (recent batches, the last 10,000 orders), never from a
 DISTINCT over the whole orders table, which grows by up to 30,000 rows a week.
 """
 
@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders.models import Batch, Order, Service
@@ -18,7 +19,7 @@ from orders.models import Batch, Order, Service
 from .search import ImeiListFilter
 
 RECENT_BATCHES = 15
-RECENT_DAYS = 30
+RECENT_ORDERS = 10_000
 MAX_VALUES = 30
 STUCK_FALLBACK = timedelta(hours=1)
 UNITS = {"min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 7 * 86400}
@@ -136,13 +137,21 @@ class ServiceFilter(IdFilter):
         return [(str(s.pk), f"{s.title} ({s.pk})") for s in services]
 
 
+def recent_orders(count=RECENT_ORDERS):
+    """The last `count` orders, as an id range read from the primary key's index.
+
+    A bounded sample: with a year of orders, "the last 30 days" alone is 600,000 rows.
+    """
+    nth_newest = Order.objects.order_by("-pk").values("pk")[count - 1 : count]
+    return Order.objects.filter(pk__gte=Coalesce(Subquery(nth_newest), 0))
+
+
 class RecentValueFilter(FieldValueFilter):
-    """The most frequent values of one result field among the last 30 days' orders."""
+    """The most frequent values of one result field among the last 10,000 orders."""
 
     def lookups(self, request, model_admin):
-        since = timezone.now() - timedelta(days=RECENT_DAYS)
         rows = (
-            Order.objects.filter(created_at__gte=since)
+            recent_orders()
             .exclude(**{self.field: ""})
             .order_by()
             .values_list(self.field)
