@@ -180,8 +180,9 @@ def run(config, log):
         raise RuntimeError(f"The database holds {existing:,} orders; use --recreate-database")
     client = phases.admin_client(user)
     urls = page_urls(client)
-    results["pages_ms"] = {
-        name: median_ms(client, url, config.page_requests) for name, url in urls.items()
-    }
+    results["pages_ms"] = {}
+    for name, url in urls.items():
+        results["pages_ms"][name] = median_ms(client, url, config.page_requests)
+        log(f"  {name}: {results['pages_ms'][name]:,.0f} ms")
     results["urls"] = urls
     return results
