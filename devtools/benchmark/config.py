@@ -20,6 +20,18 @@ PRESETS = {
         "jitter": 0.5,
         "concurrency": 100,
     },
+    # Sending against the in-memory thread pool at concurrency 50, 100 and 200 (issue 12).
+    **{
+        f"send{n}": {
+            "orders": 4000,
+            "latency": 1.0,
+            "jitter": 0.5,
+            "concurrency": n,
+            "sequential_cap": 5,
+            "skip_pages": True,
+        }
+        for n in (50, 100, 200)
+    },  # fmt: skip
     # A year of data on PostgreSQL (devtools/benchmark/year.py): seeded, then every page timed.
     "year": {"page_requests": 5},
 }

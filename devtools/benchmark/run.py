@@ -66,6 +66,7 @@ def run(config):
         run_engine(config, results, client, service, provider, workdir)
         if not config.skip_baselines:
             run_baselines(config, results, provider)
+            results["engine"]["pool_ratio"] = pool_ratio(results)
     finally:
         provider.stop()
     if not config.skip_pages:
@@ -114,6 +115,14 @@ def run_engine(config, results, client, service, provider, workdir):
         "cpu_seconds_per_1000": round(cpu * 1000 / config.orders, 2),
         "peak_rss_mib": round(peak / 2**20, 1),
     }
+
+
+def pool_ratio(results):
+    """The engine's throughput as a share of the in-memory thread pool's, in the same run."""
+    engine, pool = results["engine"]["wall_seconds"], results["baselines"]["thread_pool"]
+    if not engine or not pool.get("wall_seconds"):
+        return None
+    return round(pool["wall_seconds"] / engine, 3)
 
 
 def engine_timeout(config):
