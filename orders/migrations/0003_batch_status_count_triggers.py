@@ -2,8 +2,10 @@
 
 They run inside the statement that inserts, moves or deletes orders, so every code path
 (transitions, bulk claims, imports, polling, hand-written updates) keeps the counts exact in
-the same transaction. PostgreSQL: statement-level triggers over transition tables (a 20,000-row
-import is one grouped upsert). SQLite: row-level triggers. The counts are then backfilled.
+the same transaction. PostgreSQL: an import's INSERT is counted per statement (a 20,000-row
+import is one grouped upsert), a status change per row, and only when the status, batch or
+cost changed (a lease extension or a poll reschedule costs nothing). SQLite: row-level
+triggers. The counts are then backfilled.
 """
 
 from django.db import migrations
@@ -23,19 +25,22 @@ POSTGRESQL = [
     """
     CREATE FUNCTION orders_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        -- The two counter rows in (batch, status) order, so that two transactions moving
+        -- orders in opposite directions (queued -> submitting, submitting -> queued) lock
+        -- them in the same order and never deadlock.
+        IF (OLD.batch_id, OLD.status) < (NEW.batch_id, NEW.status) THEN
+            UPDATE orders_batchstatuscount SET orders = orders - 1, cost = cost - OLD.cost
+            WHERE batch_id = OLD.batch_id AND status = OLD.status;
+        END IF;
         INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost)
-        SELECT batch_id, status, sum(n), sum(cost) FROM (
-            SELECT o.batch_id, o.status, -1 AS n, -o.cost AS cost
-            FROM old_rows o JOIN new_rows w ON w.id = o.id
-            WHERE o.status <> w.status OR o.batch_id <> w.batch_id OR o.cost <> w.cost
-            UNION ALL
-            SELECT w.batch_id, w.status, 1, w.cost FROM old_rows o JOIN new_rows w ON w.id = o.id
-            WHERE o.status <> w.status OR o.batch_id <> w.batch_id OR o.cost <> w.cost
-        ) AS moves
-        GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(cost) <> 0 ORDER BY 1, 2
+        VALUES (NEW.batch_id, NEW.status, 1, NEW.cost)
         ON CONFLICT (batch_id, status) DO UPDATE
-        SET orders = orders_batchstatuscount.orders + EXCLUDED.orders,
+        SET orders = orders_batchstatuscount.orders + 1,
             cost = orders_batchstatuscount.cost + EXCLUDED.cost;
+        IF (OLD.batch_id, OLD.status) >= (NEW.batch_id, NEW.status) THEN
+            UPDATE orders_batchstatuscount SET orders = orders - 1, cost = cost - OLD.cost
+            WHERE batch_id = OLD.batch_id AND status = OLD.status;
+        END IF;
         RETURN NULL;
     END $$
     """,
@@ -56,9 +61,11 @@ POSTGRESQL = [
     FOR EACH STATEMENT EXECUTE FUNCTION orders_count_insert()
     """,
     """
-    CREATE TRIGGER orders_count_update AFTER UPDATE ON orders_order
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION orders_count_update()
+    CREATE TRIGGER orders_count_update AFTER UPDATE OF status, batch_id, cost ON orders_order
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status
+                       OR OLD.batch_id IS DISTINCT FROM NEW.batch_id
+                       OR OLD.cost IS DISTINCT FROM NEW.cost)
+    EXECUTE FUNCTION orders_count_update()
     """,
     """
     CREATE TRIGGER orders_count_delete AFTER DELETE ON orders_order
