@@ -348,3 +348,19 @@ def test_the_chart_fragment_is_served_for_the_live_redraw(
 
     html = response.content.decode()
     assert html.startswith("<svg class='status-chart'") and html.count("<polygon") == 5
+
+
+def test_a_finished_batch_chart_is_kept_until_one_of_its_orders_moves(
+    staff_client, db, django_assert_num_queries
+):
+    now = timezone.now()
+    batch = make_batch(orders=4, state=Batch.State.DONE, started_at=now, finished_at=now)
+    failed = set_status(batch, S.FAILED, 4)
+    url = f"/admin/orders/batch/{batch.pk}/chart/"
+    first = staff_client.get(url).content
+    with django_assert_num_queries(4):  # session, user, batch, counters: no events query
+        assert staff_client.get(url).content == first
+
+    Order.objects.filter(pk=failed[0]).update(status=S.COMPLETED)  # e.g. a late answer
+
+    assert staff_client.get(url).content != first
