@@ -118,3 +118,15 @@ def test_the_order_list_counts_from_the_counters_or_stops_at_the_cap(
     assert (words.context["cl"].result_count, words.context["cl"].paginator.capped) == (100, True)
     assert "more than 100 orders" in words.content.decode()
     assert "more than 100 results" in words.content.decode()
+
+
+def test_the_quick_action_checkbox_is_exactly_djangos(db):
+    from django.contrib import admin
+
+    from portal.admin.counting import fast_action_checkbox
+
+    batch = make_batch(source_name="<b>monday</b>.csv")
+
+    assert str(fast_action_checkbox(None, batch)) == str(
+        admin.ModelAdmin.action_checkbox(None, batch)
+    )

@@ -6,9 +6,14 @@ search is counted up to COUNT_CAP rows and then reads "more than 10,000": the pa
 scans the table to say how long it is.
 """
 
+from django.contrib import admin
+from django.contrib.admin import helpers
 from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 from orders.models import BatchStatusCount, Order
 
@@ -30,7 +35,8 @@ class CountedPaginator(Paginator):
     def count(self):
         if self.exact is not None:
             return self.exact.aggregate(n=Sum("orders"))["n"] or 0
-        n = self.object_list[: self.cap + 1].count()
+        # Unordered: counting needs no sort, so the database may stop at the cap anywhere.
+        n = self.object_list.order_by()[: self.cap + 1].count()
         self.capped = n > self.cap
         return min(n, self.cap)
 
@@ -53,10 +59,23 @@ def counter_rows(params):
     return rows
 
 
+@admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+def fast_action_checkbox(model_admin, obj):
+    """Django's action checkbox, the same markup without rendering a widget template per row
+    (a third of a 100-row changelist's time)."""
+    return format_html(
+        '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+        helpers.ACTION_CHECKBOX_NAME,
+        obj.pk,
+        format_html(_("Select this object for an action - {}"), obj),
+    )
+
+
 class CountedChangelistMixin:
     """Goes before admin.ModelAdmin: no full-table COUNT, counts from counters or capped."""
 
     show_full_result_count = False
+    action_checkbox = fast_action_checkbox
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         return CountedPaginator(

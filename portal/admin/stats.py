@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -106,20 +106,35 @@ def dispatcher_limits():
     return concurrency, rate, dispatcher
 
 
-def observed_rate(times, now, window=WINDOW):
+def observed_rate(events, now, window=WINDOW):
     """Events per minute over the time actually observed, or None while too little is seen.
 
-    `times` are the event times of a capped sample (the last 1,000). Only those of the last
-    `window` count, and the rate runs from the oldest of them to now: a batch that started
-    20 s ago is measured over those 20 s (not over 5 minutes), and a stalled one slows down.
+    Of `events`, the last 1,000 of the last `window` count, and the rate runs from the oldest
+    of them to now: a batch that started 20 s ago is measured over those 20 s (not over 5
+    minutes), and a stalled one slows down. One aggregate over a capped subquery.
     """
-    recent = [t for t in times if t >= now - window]
-    if len(recent) < MIN_EVENTS:
+    sample = events.filter(at__gte=now - window).order_by("-at")[:LATENCY_SAMPLE]
+    seen = sample.aggregate(n=Count("id"), oldest=Min("at"))
+    if seen["n"] < MIN_EVENTS:
         return None
-    span = (now - min(recent)).total_seconds()
+    span = (now - seen["oldest"]).total_seconds()
     if span < MIN_SPAN_SECONDS:
         return None
-    return round((len(recent) - 1) / span * 60, 1)
+    return round((seen["n"] - 1) / span * 60, 1)
+
+
+def sent_events(batch):
+    """Calls that took an order out of the queue (a retry, back to `queued`, did not)."""
+    return call_events().filter(batch=batch).exclude(to_status=Status.QUEUED)
+
+
+def result_events(batch):
+    """Final results (getimeis) of the batch's placed orders."""
+    return OrderEvent.objects.filter(
+        batch=batch,
+        from_status__in=Order.AWAITING_RESULT_STATUSES,
+        to_status__in=[Status.COMPLETED, Status.REJECTED],
+    )
 
 
 def money(amount):
@@ -191,10 +206,9 @@ def batch_counts(batch):
 
 
 def pace(batch, now):
-    """Latency and the observed send and result rates, from one capped query.
+    """Latency and the observed send and result rates: three capped queries on (batch, at).
 
-    The newest 2,000 events of the batch that ended a call or brought a result, through the
-    (batch, at) index. A finished batch's figures no longer change: kept in the cache.
+    A finished batch's figures no longer change: kept in the cache.
     """
     if batch.finished_at is None:
         return measure_pace(batch, now)
@@ -203,31 +217,11 @@ def pace(batch, now):
 
 
 def measure_pace(batch, now):
-    ended_call = Q(
-        from_status=Status.SUBMITTING, to_status__in=CALL_OUTCOME_STATUSES, latency_ms__isnull=False
-    )
-    result = Q(
-        from_status__in=Order.AWAITING_RESULT_STATUSES,
-        to_status__in=[Status.COMPLETED, Status.REJECTED],
-    )
-    rows = (
-        OrderEvent.objects.filter(ended_call | result, batch=batch)
-        .order_by("-at")
-        .values_list("at", "latency_ms", "from_status", "to_status")[: 2 * LATENCY_SAMPLE]
-    )
-    calls, results = [], []
-    for at, ms, old, new in rows:
-        if old == Status.SUBMITTING:
-            calls.append((at, ms, new))
-        else:
-            results.append(at)
-    calls, results = calls[:LATENCY_SAMPLE], results[:LATENCY_SAMPLE]
-    # A call that ends in `queued` (a retry) did not move the order on.
-    sent_times = [at for at, _, status in calls if status != Status.QUEUED]
+    latencies = call_events().filter(batch=batch).order_by("-at").values_list("latency_ms")
     return {
-        "latency": latency_summary([ms for _, ms, _ in calls]),
-        "send_rate": observed_rate(sent_times, now),
-        "results_rate": observed_rate(results, now),
+        "latency": latency_summary([ms for (ms,) in latencies[:LATENCY_SAMPLE]]),
+        "send_rate": observed_rate(sent_events(batch), now),
+        "results_rate": observed_rate(result_events(batch), now),
     }
 
 
