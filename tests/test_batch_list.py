@@ -41,14 +41,14 @@ def test_a_row_shows_source_service_state_progress_counts_cost_and_timing(staff_
 
     row = row_of(staff_client.get(URL).content.decode(), batch)
 
-    assert "monday.csv" in row and "Apple iPhone IMEI Car…" in row
+    assert "monday.csv" in row and "Apple iPhone IMEI Carrier…" in row
     assert '<td class="field-state">Done</td>' in row
     assert "width: 80.0%" in row and "Sent 100.0 %, final 80.0 % of 10 orders" in row
     assert '<td class="field-completed">6</td>' in row
     assert "<span class='health-bad'>2</span>" in row
     assert '<td class="field-open">2</td>' in row
     assert '<td class="field-cost">$0.64</td>' in row
-    assert '<td class="field-created_by nowrap">staff</td>' in row
+    assert '<td class="field-by">staff</td>' in row
     assert "took 6 min 00 s" in row
 
 

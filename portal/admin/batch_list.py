@@ -18,8 +18,8 @@ from .batch_page import format_duration
 from .counting import fast_action_checkbox
 from .stats import counts_by_batch, eta_seconds, money, observed_rate, sent_events, summarise
 
-SOURCE_CHARS = 28
-SERVICE_CHARS = 22
+SOURCE_CHARS = 24
+SERVICE_CHARS = 26
 
 
 class BatchChangeList(ChangeList):
@@ -54,14 +54,13 @@ class BatchListColumns:
     list_display = [
         "id",
         "source",
-        "service_short",
         "state",
         "progress",
         "completed",
         "problems",
         "open",
         "cost",
-        "created_by",
+        "by",
         "timing",
     ]
     list_display_links = ["id", "source"]
@@ -79,14 +78,13 @@ class BatchListColumns:
     @admin.display(description="file or paste", ordering="source_name")
     def source(self, batch):
         name = batch.source_name or "pasted IMEIs"
-        return format_html("<span title='{}'>{}</span>", name, Truncator(name).chars(SOURCE_CHARS))
-
-    @admin.display(description="service", ordering="service__title")
-    def service_short(self, batch):
         title = batch.service.title
         return format_html(
-            "<span title='{}'>{}</span>", title, Truncator(title).chars(SERVICE_CHARS)
-        )
+            "<span class='batch-source' title='{}'>{}</span>"
+            "<span class='batch-service quiet' title='{}'>{}</span>",
+            name, Truncator(name).chars(SOURCE_CHARS),
+            title, Truncator(title).chars(SERVICE_CHARS),
+        )  # fmt: skip
 
     @admin.display(description="progress")
     def progress(self, batch):
@@ -115,14 +113,20 @@ class BatchListColumns:
     def cost(self, batch):
         return f"${money(batch.cost_total)}"
 
-    @admin.display(description="started · took / ETA", ordering="started_at")
+    @admin.display(description="by", ordering="created_by__username")
+    def by(self, batch):
+        return batch.created_by.get_username() if batch.created_by else "—"
+
+    @admin.display(description="started", ordering="started_at")
     def timing(self, batch):
         if batch.started_at is None:
             return "not started"
         started = timezone.localtime(batch.started_at).strftime("%m-%d %H:%M")
         if batch.finished_at:
             took = (batch.finished_at - batch.started_at).total_seconds()
-            return f"{started} · took {format_duration(round(took))}"
-        if batch.eta is not None:
-            return f"{started} · ETA {format_duration(batch.eta)}"
-        return started
+            after = f"took {format_duration(round(took))}"
+        elif batch.eta is not None:
+            after = f"ETA {format_duration(batch.eta)}"
+        else:
+            return started
+        return format_html("{}<span class='batch-after quiet'>{}</span>", started, after)
