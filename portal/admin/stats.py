@@ -106,7 +106,7 @@ def dispatcher_limits():
     return concurrency, rate, dispatcher
 
 
-def observed_rate(events, now, window=WINDOW):
+def observed_rate(events, now, window=WINDOW, min_span=MIN_SPAN_SECONDS):
     """Events per minute over the time actually observed, or None while too little is seen.
 
     Of `events`, the last 1,000 of the last `window` count, and the rate runs from the oldest
@@ -118,7 +118,7 @@ def observed_rate(events, now, window=WINDOW):
     if seen["n"] < MIN_EVENTS:
         return None
     span = (now - seen["oldest"]).total_seconds()
-    if span < MIN_SPAN_SECONDS:
+    if span < min_span:
         return None
     return round((seen["n"] - 1) / span * 60, 1)
 
@@ -218,11 +218,19 @@ def pace(batch, now):
 
 def measure_pace(batch, now):
     latencies = call_events().filter(batch=batch).order_by("-at").values_list("latency_ms")
+    latency = latency_summary([ms for (ms,) in latencies[:LATENCY_SAMPLE]])
     return {
-        "latency": latency_summary([ms for (ms,) in latencies[:LATENCY_SAMPLE]]),
-        "send_rate": observed_rate(sent_events(batch), now),
+        "latency": latency,
+        "send_rate": send_rate(batch, now, latency),
         "results_rate": observed_rate(result_events(batch), now),
     }
+
+
+def send_rate(batch, now, latency):
+    """The observed sending rate, once a whole call latency was watched: the first answers
+    are the fastest calls of the first wave, too few to say how fast the batch goes."""
+    span = max(MIN_SPAN_SECONDS, (latency["mean"] or 0) / 1000)
+    return observed_rate(sent_events(batch), now, min_span=span)
 
 
 def timing(batch, numbers, speed, concurrency, now):
