@@ -61,7 +61,10 @@ class Config:
         values = dict(PRESETS.get(options.get("preset") or "", {}))
         values["preset"] = options.get("preset") or ""
         names = {f.name for f in fields(cls)}
-        values.update({k: v for k, v in options.items() if k in names and v not in (None, "")})
+        # A flag left off (False) keeps the preset's value.
+        values.update(
+            {k: v for k, v in options.items() if k in names and v not in (None, "", False)}
+        )
         return cls(**values)
 
     def to_json(self):
