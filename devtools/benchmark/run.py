@@ -168,6 +168,7 @@ def main(config_json):
 def run_year(config):
     results = year.run(config, log)
     write(results, config.json)
+    print(f"{results['orders']:,} orders, {results['events']:,} events")
     print(year.table(results["pages_ms"]))
     print(f"\nJSON: {config.json}")
     return results

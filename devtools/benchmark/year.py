@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
 
-from orders.models import Batch, Order
+from orders.models import Batch, Order, OrderEvent
 
 from . import phases
 from .pages import median_ms
@@ -148,7 +148,7 @@ GOALS = {
     "its progress JSON": 50,
     "an old batch page": 200,
     "1,000 IMEIs pasted in the many-IMEIs box": 300,
-    "one order page": 100,
+    "one order page": 100,  # "keep": 60 ms before
 }
 
 
@@ -185,4 +185,5 @@ def run(config, log):
         results["pages_ms"][name] = median_ms(client, url, config.page_requests)
         log(f"  {name}: {results['pages_ms'][name]:,.0f} ms")
     results["urls"] = urls
+    results["events"] = OrderEvent.objects.count()
     return results
