@@ -114,6 +114,8 @@ def test_the_order_list_counts_from_the_counters_or_stops_at_the_cap(
     words = staff_client.get("/admin/orders/order/?q=T-Mobile")
 
     assert all_orders.context["cl"].result_count == 550
+    empty_search = staff_client.get("/admin/orders/order/?q=&p=1")
+    assert empty_search.context["cl"].result_count == 550
     assert failed.context["cl"].result_count == 3 + 8 * 6
     assert (words.context["cl"].result_count, words.context["cl"].paginator.capped) == (100, True)
     assert "more than 100 orders" in words.content.decode()

@@ -44,7 +44,8 @@ class CountedPaginator(Paginator):
 def counter_rows(params):
     """The counter rows that sum to the list's count, or None when the list is filtered
     by anything the counters do not know (a search, a result field, an error)."""
-    params = {k: v for k, v in params.items() if k not in NEUTRAL_PARAMS}
+    # An empty search box (`?q=`) filters nothing.
+    params = {k: v for k, v in params.items() if k not in NEUTRAL_PARAMS and v != ""}
     if not set(params) <= {"status__exact", "batch__id__exact"}:
         return None
     rows = BatchStatusCount.objects.all()
