@@ -79,3 +79,24 @@ def test_cost_follows_placed_orders():
     costs = dict(BatchStatusCount.objects.filter(batch=batch).values_list("status", "cost"))
     assert costs[Status.PENDING] == costs[Status.COMPLETED] == Decimal("0.08")
     assert costs[Status.QUEUED] == costs[Status.SUBMITTING] == 0
+
+
+@pytest.mark.cluster
+def test_counts_stay_exact_through_a_real_cluster_with_faults_and_handovers(
+    qcluster, make_fake_provider
+):
+    from submissions import services
+    from tests.fixtures.cluster import wait_for
+
+    fake = make_fake_provider(latency=0.1, jitter=0.05, complete_after=0.3, fail_rate=0.1)
+    batches = [make_batch(orders=150, state=Batch.State.QUEUED) for _ in range(2)]
+    qcluster(fake, SUBMIT_CONCURRENCY=10, DRIVER_SECONDS=5, SUBMIT_MAX_ATTEMPTS=2)
+    for batch in batches:
+        services.batch_created(batch)
+
+    open_orders = Order.objects.filter(status__in=Order.OPEN_STATUSES)
+    wait_for(lambda: not open_orders.exists(), 60, "every order is final")
+
+    for batch in batches:
+        assert kept(batch) == counted(batch)
+        assert sum(counted(batch).values()) == 150
