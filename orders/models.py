@@ -214,6 +214,10 @@ class Order(models.Model):
             models.Index(fields=["status", "lease_expires_at"], name="order_lease_idx"),
             models.Index(fields=["remote_id"], name="order_remote_idx"),
             models.Index(fields=["created_at"], name="order_created_idx"),
+            # Only orders with an error: the batch page groups them without reading the rest.
+            models.Index(
+                fields=["batch"], condition=~Q(last_error=""), name="order_batch_error_idx"
+            ),
         ]
 
     def __str__(self):
@@ -514,6 +518,29 @@ class OrderEvent(models.Model):
 def from_now(delta):
     """The database's clock plus `delta`, for leases: hosts' clocks may disagree."""
     return ExpressionWrapper(Now() + Value(delta, DurationField()), output_field=DateTimeField())
+
+
+class BatchStatusCount(models.Model):
+    """How many orders of a batch are in one status, and their cost: what the pages read.
+
+    Kept by database triggers on the orders table (orders/migrations/0003), inside the
+    transaction that inserts, moves or deletes the orders, whatever the code path: a batch
+    page reads ~10 rows instead of counting 20,000 orders. `recount_batch_statuses()` rebuilds
+    them from the orders.
+    """
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="status_counts")
+    status = models.CharField(max_length=16, choices=Order.Status.choices)
+    orders = models.IntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "status"], name="batch_status_count_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.batch_id} {self.status}: {self.orders}"
 
 
 def poll_interval(age):

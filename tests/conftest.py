@@ -44,6 +44,14 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Pages cache a few figures (filter values, finished batches' charts): not across tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Any connection outside loopback fails: the fake provider runs on 127.0.0.1."""
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)

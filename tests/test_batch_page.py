@@ -22,7 +22,9 @@ def set_status(batch, status, count, **fields):
 
 
 def add_call_events(order_ids, latencies_ms, at=None):
+    """One call event per order; `at` is one time for all, or a list of times."""
     at = at or timezone.now()
+    times = at if isinstance(at, list) else [at] * len(order_ids)
     batch_ids = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "batch_id"))
     OrderEvent.objects.bulk_create(
         OrderEvent(
@@ -31,9 +33,9 @@ def add_call_events(order_ids, latencies_ms, at=None):
             from_status=S.SUBMITTING,
             to_status=S.PENDING,
             latency_ms=ms,
-            at=at,
+            at=when,
         )  # fmt: skip
-        for pk, ms in zip(order_ids, latencies_ms, strict=True)
+        for pk, ms, when in zip(order_ids, latencies_ms, times, strict=True)
     )
 
 
@@ -54,7 +56,8 @@ def busy_batch(db):
     set_status(batch, S.REJECTED, 10, finished_at=now, cost="0.08", last_error="Rejected: X")
     pending = set_status(batch, S.PENDING, 10, submitted_at=now, cost="0.08")
     set_status(batch, S.SUBMITTING, 5)
-    add_call_events(done + pending, [100 * (i + 1) for i in range(70)])
+    times = [now - timedelta(seconds=70 - i) for i in range(70)]
+    add_call_events(done + pending, [100 * (i + 1) for i in range(70)], at=times)
     return batch
 
 
@@ -80,29 +83,91 @@ def test_progress_json_gives_exact_counts(staff_client, busy_batch):
 def test_progress_json_gives_pace_latency_eta_and_cost(staff_client, busy_batch):
     data = staff_client.get(progress_url(busy_batch)).json()
 
-    assert data["throughput_per_minute"] == 14.0  # 70 placed in the last 5 minutes
-    assert data["results_per_minute"] == 14.0
+    # 70 calls over the last 70 seconds (one a second): 69 intervals in ~70 s.
+    assert data["throughput_per_minute"] == pytest.approx(59.1, abs=0.3)
+    assert data["results_per_minute"] is None  # no result has come in yet
     assert (data["latency_p50_ms"], data["latency_p95_ms"], data["latency_calls"]) == (
         3500,
         6700,
         70,
     )
-    assert data["eta_send_seconds"] == round(20 / 14 * 60)
-    assert data["eta_results_seconds"] == round(30 / 14 * 60)
+    assert data["eta_send_seconds"] == pytest.approx(20 / 59.1 * 60, abs=1)
+    assert data["eta_results_seconds"] is None
     assert (data["cost_so_far"], data["cost_expected"]) == ("6.40", "8.00")
     assert data["concurrency"] == 30
     assert data["rate_limit_per_minute"] is None
-    assert data["display"]["eta_send"] == "1 min"  # 86 s
+    assert data["display"]["eta_send"] == "about 20 s"
+    assert data["display"]["eta_results"] == "measuring…"
 
 
-def test_a_batch_younger_than_5_minutes_has_its_rate_over_its_age(staff_client, db):
+def test_rates_run_over_the_time_actually_observed(staff_client, db):
+    """A batch sending for 20 s is measured over those 20 s, not spread over 5 minutes."""
     now = timezone.now()
-    batch = make_batch(orders=30, started_at=now - timedelta(minutes=2))
-    set_status(batch, S.PENDING, 20, submitted_at=now)
+    batch = make_batch(orders=300, started_at=now - timedelta(seconds=25))
+    ids = set_status(batch, S.PENDING, 101, submitted_at=now)
+    add_call_events(ids, [1000] * 101, at=[now - timedelta(seconds=i / 5) for i in range(101)])
 
     data = staff_client.get(progress_url(batch)).json()
 
-    assert data["throughput_per_minute"] == 10.0  # 20 in 2 minutes, not 20 in 5
+    assert data["throughput_per_minute"] == pytest.approx(300.0, rel=0.02)  # 5 a second
+    assert data["eta_send_seconds"] == pytest.approx(199 / 5, abs=1)
+
+
+def test_a_stalled_batch_slows_down_instead_of_keeping_its_old_rate(staff_client, db):
+    now = timezone.now()
+    batch = make_batch(orders=100, started_at=now - timedelta(minutes=4))
+    ids = set_status(batch, S.PENDING, 21, submitted_at=now)
+    stalled = now - timedelta(minutes=3)
+    add_call_events(ids, [1000] * 21, at=[stalled - timedelta(seconds=i) for i in range(21)])
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert data["throughput_per_minute"] == pytest.approx(20 / 200 * 60, abs=0.1)
+
+
+def test_no_rate_and_no_eta_from_too_few_calls(staff_client, db):
+    batch = make_batch(orders=50)
+    ids = set_status(batch, S.PENDING, 3)
+    add_call_events(ids, [1000] * 3, at=timezone.now() - timedelta(seconds=30))
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert (data["throughput_per_minute"], data["eta_send_seconds"]) == (None, None)
+    assert data["display"]["eta_send"] == "measuring…"
+
+
+def test_a_finished_batch_says_when_it_finished_and_how_long_it_took(staff_client, db):
+    now = timezone.now()
+    batch = make_batch(
+        orders=4,
+        state=Batch.State.DONE,
+        started_at=now - timedelta(minutes=20),
+        finished_at=now - timedelta(minutes=13, seconds=55),
+    )
+    set_status(batch, S.COMPLETED, 4)
+
+    data = staff_client.get(progress_url(batch)).json()
+
+    assert (data["took_seconds"], data["eta_send_seconds"]) == (365, None)
+    assert data["display"]["when"].startswith("done at ")
+    assert data["display"]["when"].endswith(", took 6 min 05 s")
+    assert (data["display"]["eta_send"], data["display"]["eta_results"]) == ("all sent", "all in")
+    assert data["display"]["throughput"] == "0.7 / min on average"
+
+
+def test_a_cancelled_batch_counts_only_what_was_really_sent(staff_client, db):
+    batch = make_batch(orders=100)
+    set_status(batch, S.COMPLETED, 7, cost="0.08")
+    batch.cancel("Stopped by an operator")
+    set_status(batch, S.CANCELLED, 93)
+
+    data = staff_client.get(progress_url(batch)).json()
+    html = staff_client.get(page_url(batch)).content.decode()
+
+    assert (data["sent"], data["sent_percent"], data["counts"]["cancelled"]) == (7, 7.0, 93)
+    assert data["display"]["eta_send"] == "all sent"
+    assert (data["cost_so_far"], data["cost_expected"]) == ("0.56", "0.56")
+    assert 'style="width: 7.0%"' in html and "93.0%" not in html
 
 
 def test_it_never_shows_100_percent_while_one_order_is_open(staff_client, db):
@@ -142,18 +207,19 @@ def test_latency_comes_from_the_last_1000_calls_only(staff_client, db):
     assert (data["latency_p95_ms"], data["latency_calls"]) == (1000, 1000)
 
 
-def test_eta_falls_back_to_latency_and_concurrency_before_throughput(staff_client, settings):
+def test_eta_falls_back_to_latency_and_concurrency_before_a_rate_is_measured(
+    staff_client, settings
+):
     settings.SUBMIT_RATE_PER_MINUTE = 120
     batch = make_batch(orders=600)
-    ids = set_status(batch, S.PENDING, 0)
-    add_call_events(list(batch.orders.values_list("pk", flat=True)[:10]), [15_000] * 10)
+    ids = set_status(batch, S.PENDING, 10)
+    add_call_events(ids, [15_000] * 10)  # all just now: no time span to measure a rate over
     Dispatcher.objects.create(pk=1, effective_concurrency=10)
 
     data = staff_client.get(progress_url(batch)).json()
 
-    assert ids == []
-    assert data["throughput_per_minute"] == 0
-    assert data["eta_send_seconds"] == 600 * 15 // 10  # queued x mean latency / concurrency
+    assert data["throughput_per_minute"] is None
+    assert data["eta_send_seconds"] == 590 * 15 // 10  # queued x mean latency / concurrency
     assert data["eta_results_seconds"] is None
     assert (data["concurrency"], data["rate_limit_per_minute"]) == (10, 120)
     assert data["display"]["rate_limit"] == "120 / min"
@@ -164,7 +230,8 @@ def test_progress_json_costs_a_handful_of_queries(staff_client, db, django_asser
     set_status(batch, S.COMPLETED, 1000, last_error="")
     set_status(batch, S.FAILED, 500, last_error="Invalid API Key!")
 
-    with django_assert_max_num_queries(8):
+    # session, user, batch, counters, dispatcher, latencies, send rate, result rate, errors
+    with django_assert_max_num_queries(9):
         response = staff_client.get(progress_url(batch))
 
     assert response.json()["counts"]["failed"] == 500
@@ -282,3 +349,19 @@ def test_the_chart_fragment_is_served_for_the_live_redraw(
 
     html = response.content.decode()
     assert html.startswith("<svg class='status-chart'") and html.count("<polygon") == 5
+
+
+def test_a_finished_batch_chart_is_kept_until_one_of_its_orders_moves(
+    staff_client, db, django_assert_num_queries
+):
+    now = timezone.now()
+    batch = make_batch(orders=4, state=Batch.State.DONE, started_at=now, finished_at=now)
+    failed = set_status(batch, S.FAILED, 4)
+    url = f"/admin/orders/batch/{batch.pk}/chart/"
+    first = staff_client.get(url).content
+    with django_assert_num_queries(4):  # session, user, batch, counters: no events query
+        assert staff_client.get(url).content == first
+
+    Order.objects.filter(pk=failed[0]).update(status=S.COMPLETED)  # e.g. a late answer
+
+    assert staff_client.get(url).content != first

@@ -22,7 +22,7 @@ SECTIONS = {
     "import": {"rows", "rows_per_second", "seconds_upload_to_confirmed"},
     "engine": {
         "wall_seconds", "bound_seconds", "efficiency", "peak_inflight",
-        "imeis_placed_more_than_once", "lost", "orders_per_second",
+        "imeis_placed_more_than_once", "lost", "orders_per_second", "pool_ratio",
     },
     "results": {"completed", "lag_p50_s", "lag_p95_s"},
     "cost": {"queries_per_order", "cpu_seconds_per_1000", "peak_rss_mib"},
@@ -57,4 +57,6 @@ def test_it_reports_every_figure_and_places_no_imei_twice(tmp_path):
         assert figures["lost"] == 0
     assert baselines["thread_pool"]["provider_orders_created"] == 20
     assert baselines["sequential"]["measured_orders"] == 5
+    assert engine["pool_ratio"] > 0
     assert "efficiency" in finished.stdout
+    assert "share of the thread pool's throughput" in finished.stdout

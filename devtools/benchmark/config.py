@@ -20,6 +20,20 @@ PRESETS = {
         "jitter": 0.5,
         "concurrency": 100,
     },
+    # Sending against the in-memory thread pool at concurrency 50, 100 and 200 (issue 12).
+    **{
+        f"send{n}": {
+            "orders": 4000,
+            "latency": 1.0,
+            "jitter": 0.5,
+            "concurrency": n,
+            "sequential_cap": 5,
+            "skip_pages": True,
+        }
+        for n in (50, 100, 200)
+    },  # fmt: skip
+    # A year of data on PostgreSQL (devtools/benchmark/year.py): seeded, then every page timed.
+    "year": {"page_requests": 5},
 }
 
 
@@ -47,7 +61,10 @@ class Config:
         values = dict(PRESETS.get(options.get("preset") or "", {}))
         values["preset"] = options.get("preset") or ""
         names = {f.name for f in fields(cls)}
-        values.update({k: v for k, v in options.items() if k in names and v not in (None, "")})
+        # A flag left off (False) keeps the preset's value.
+        values.update(
+            {k: v for k, v in options.items() if k in names and v not in (None, "", False)}
+        )
         return cls(**values)
 
     def to_json(self):

@@ -73,6 +73,7 @@ def table(results):
     row("  wall time, first claim -> last placed", eng.get("wall_seconds"), "s")
     row("  bound, orders x latency / concurrency", eng.get("bound_seconds"), "s")
     row("  efficiency, bound / wall", eng.get("efficiency"), "", "engine.efficiency")
+    row("  share of the thread pool's throughput", eng.get("pool_ratio"))
     row("  mean call latency seen by the client", eng.get("mean_latency_s"), "s")
     row("  efficiency vs measured latency", eng.get("efficiency_measured"))
     row("  orders per second", eng.get("orders_per_second"))

@@ -16,7 +16,7 @@ from django.db import connection
 
 from orders.models import Order
 
-from . import pages, phases, processes, report
+from . import pages, phases, processes, report, year
 from .config import Config
 
 ENGINE_KEYS = ("import", "engine", "results", "cost", "baselines", "pages")
@@ -66,6 +66,7 @@ def run(config):
         run_engine(config, results, client, service, provider, workdir)
         if not config.skip_baselines:
             run_baselines(config, results, provider)
+            results["engine"]["pool_ratio"] = pool_ratio(results)
     finally:
         provider.stop()
     if not config.skip_pages:
@@ -116,6 +117,14 @@ def run_engine(config, results, client, service, provider, workdir):
     }
 
 
+def pool_ratio(results):
+    """The engine's throughput as a share of the in-memory thread pool's, in the same run."""
+    engine, pool = results["engine"]["wall_seconds"], results["baselines"]["thread_pool"]
+    if not engine or not pool.get("wall_seconds"):
+        return None
+    return round(pool["wall_seconds"] / engine, 3)
+
+
 def engine_timeout(config):
     sending = config.orders * (config.latency + config.jitter) / config.concurrency
     return 3 * sending + config.complete_after + 10 * config.poll_seconds + 120
@@ -150,4 +159,16 @@ def write(results, path):
 
 
 def main(config_json):
-    return run(Config(**json.loads(config_json)))
+    config = Config(**json.loads(config_json))
+    if config.preset == "year":
+        return run_year(config)
+    return run(config)
+
+
+def run_year(config):
+    results = year.run(config, log)
+    write(results, config.json)
+    print(f"{results['orders']:,} orders, {results['events']:,} events")
+    print(year.table(results["pages_ms"]))
+    print(f"\nJSON: {config.json}")
+    return results

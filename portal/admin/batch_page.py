@@ -21,11 +21,13 @@ POLL_SECONDS = 3
 
 
 def format_duration(seconds):
-    """'45 s', '12 min', '3 h 05 min'; an em dash when unknown."""
+    """'45 s', '6 min 05 s', '12 min', '3 h 05 min'; an em dash when unknown."""
     if seconds is None:
         return "—"
     if seconds < 60:
         return f"{seconds} s"
+    if seconds < 600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
     minutes = round(seconds / 60)
     if minutes < 60:
         return f"{minutes} min"
@@ -40,6 +42,39 @@ def format_int(n):
     return number_format(n, force_grouping=True)
 
 
+def local_time(iso):
+    return timezone.localtime(datetime.fromisoformat(iso)).strftime("%H:%M:%S")
+
+
+def rate_text(rate, progress):
+    if rate is not None:
+        return f"{rate} / min"
+    if progress["state"] == "running":
+        return "measuring…"
+    average = progress["average_per_minute"]
+    return f"{average} / min on average" if average is not None else "—"
+
+
+def eta_text(seconds, remaining, progress, none_left):
+    """An ETA only where it means something: running, something left, a rate measured."""
+    if remaining == 0:
+        return none_left
+    if progress["state"] != "running":
+        return "—" if progress["finished_at"] else f"{progress['state_label'].lower()}"
+    return "measuring…" if seconds is None else f"about {format_duration(seconds)}"
+
+
+def when_text(progress):
+    """'done at 14:05:10, took 6 min 05 s' or 'running for 3 min 10 s'."""
+    state = progress["state_label"].lower()
+    if progress["finished_at"]:
+        took = format_duration(progress["took_seconds"])
+        return f"{state} at {local_time(progress['finished_at'])}, took {took}"
+    if progress["state"] == "queued":
+        return "not started yet"
+    return f"{state} for {format_duration(progress['running_seconds'])}"
+
+
 def progress_display(progress):
     """The page's text for each figure, keyed like the page's data-progress attributes."""
     rate = progress["rate_limit_per_minute"]
@@ -51,22 +86,21 @@ def progress_display(progress):
         open=format_int(progress["open"]),
         sent_percent=f"{progress['sent_percent']:.1f} %",
         final_percent=f"{progress['final_percent']:.1f} %",
-        throughput=f"{progress['throughput_per_minute']} / min",
-        results_rate=f"{progress['results_per_minute']} / min",
+        throughput=rate_text(progress["throughput_per_minute"], progress),
+        results_rate=rate_text(progress["results_per_minute"], progress),
         latency_p50=format_ms(progress["latency_p50_ms"]),
         latency_p95=format_ms(progress["latency_p95_ms"]),
         latency_calls=format_int(progress["latency_calls"]),
         concurrency=str(progress["concurrency"]),
         rate_limit=f"{rate} / min" if rate else "none",
-        eta_send=format_duration(progress["eta_send_seconds"]),
-        eta_results=format_duration(progress["eta_results_seconds"]),
+        eta_send=eta_text(progress["eta_send_seconds"], progress["unsent"], progress, "all sent"),
+        eta_results=eta_text(progress["eta_results_seconds"], progress["open"], progress, "all in"),
+        when=when_text(progress),
         cost_so_far=f"${progress['cost_so_far']}",
         cost_expected=f"${progress['cost_expected']}",
         state=progress["state_label"],
         note=progress["note"],
-        updated_at=timezone.localtime(datetime.fromisoformat(progress["updated_at"])).strftime(
-            "%H:%M:%S"
-        ),
+        updated_at=local_time(progress["updated_at"]),
     )
     return display
 

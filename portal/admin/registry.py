@@ -1,7 +1,5 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,7 +10,9 @@ from submissions.catalogue import sync_services
 from submissions.provider import ProviderError
 
 from .actions import BatchActionsMixin, OrderActionsMixin
+from .batch_list import BatchListColumns
 from .batch_page import BatchPageMixin
+from .counting import CountedChangelistMixin
 from .display import (
     TimelineInline,
     money,
@@ -79,28 +79,11 @@ class ServiceAdmin(admin.ModelAdmin):
         return redirect("admin:orders_service_changelist")
 
 
-def orders_per_batch(**filters):
-    """Each batch's number of orders (matching `filters`), as a correlated subquery.
-
-    Not a JOIN + GROUP BY: that made the list's COUNT and every queryset built on it (the
-    actions' `batch__in=`) join all orders of all batches; this counts the shown rows only.
-    """
-    orders = Order.objects.filter(batch=OuterRef("pk"), **filters).order_by().values("batch")
-    return Coalesce(Subquery(orders.annotate(n=Count("id")).values("n")), 0)
-
-
 @admin.register(Batch)
-class BatchAdmin(BatchActionsMixin, BatchPageMixin, BatchExportMixin, admin.ModelAdmin):
-    list_display = [
-        "id",
-        "source_name",
-        "service",
-        "state",
-        "order_count",
-        "open_count",
-        "created_at",
-        "created_by",
-    ]
+class BatchAdmin(
+    BatchActionsMixin, BatchPageMixin, BatchExportMixin, BatchListColumns, admin.ModelAdmin
+):
+    # Columns, their counts and the page's ETA: BatchListColumns (batch_list.py).
     list_filter = [("created_at", DateRangeFilter), "state", "service"]
     search_fields = ["id", "source_name", "note"]
     list_select_related = ["service", "created_by"]
@@ -115,24 +98,6 @@ class BatchAdmin(BatchActionsMixin, BatchPageMixin, BatchExportMixin, admin.Mode
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                order_count=orders_per_batch(),
-                open_count=orders_per_batch(status__in=Order.OPEN_STATUSES),
-            )
-        )
-
-    @admin.display(description="orders", ordering="order_count")
-    def order_count(self, batch):
-        return batch.order_count
-
-    @admin.display(description="open", ordering="open_count")
-    def open_count(self, batch):
-        return batch.open_count
-
 
 @admin.register(Order)
 class OrderAdmin(
@@ -141,6 +106,7 @@ class OrderAdmin(
     MultiImeiSearchMixin,
     OrderImportMixin,
     OrderExportMixin,
+    CountedChangelistMixin,
     admin.ModelAdmin,
 ):
     # One line per order at 1280 px: short texts, no wrapping (portal.css, `.model-order`).

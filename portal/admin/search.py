@@ -14,15 +14,19 @@ import secrets
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, Value
 from django.db.models.functions import Concat, StrIndex
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from orders.imei import IMEI_LENGTH as IMEI_DIGITS
 from orders.imei import SEPARATORS as IMEI_SEPARATORS
 from orders.imei import pasted_values
 
+TERM_SEPARATORS = re.compile(r"[\s,;]+")
+MAX_ID_DIGITS = 18  # a provider order id still fits the database's integer
+WORD_FIELDS = ["carrier", "model_name"]
 IMEI_LIKE = re.compile(r"\d{14,15}")
 SHOWN_MISSING = 10
 SESSION_KEY = "imei_lists"
@@ -144,20 +148,62 @@ class ImeiListFilter(admin.SimpleListFilter):
         return queryset if imeis is None else narrow_to_imeis(request, queryset, imeis)
 
 
-class MultiImeiSearchMixin:
-    """Goes before admin.ModelAdmin: a search of several IMEIs becomes `imei__in`.
+def number_condition(term):
+    """An IMEI (whole, or its first digits) or a provider order id: index lookups only.
 
-    The "many IMEIs" box that posts to `imei_list_view` is in OrderAdmin's list template.
+    A prefix is a range on the IMEI index (every IMEI has 15 digits), not a LIKE.
+    """
+    condition = Q(remote_id=int(term)) if len(term) <= MAX_ID_DIGITS else Q(pk__in=[])
+    if len(term) == IMEI_DIGITS:
+        return condition | Q(imei=term)
+    if len(term) < IMEI_DIGITS:
+        low, high = term.ljust(IMEI_DIGITS, "0"), term.ljust(IMEI_DIGITS, "9")
+        return condition | Q(imei__gte=low, imei__lte=high)
+    return condition
+
+
+def word_condition(term):
+    """A word of a result: carrier or model (trigram-indexed on PostgreSQL)."""
+    condition = Q(pk__in=[])
+    for field in WORD_FIELDS:
+        condition |= Q(**{f"{field}__icontains": term})
+    return condition
+
+
+def split_terms(text):
+    return [term for term in TERM_SEPARATORS.split(text) if term]
+
+
+def search_condition(search_term):
+    """One number: an IMEI or an order id. Otherwise words, each found in the result."""
+    terms = split_terms(search_term)
+    if len(terms) == 1 and terms[0].isdigit():
+        return number_condition(terms[0])
+    condition = Q()
+    for term in terms:
+        condition &= word_condition(term)
+    return condition
+
+
+class MultiImeiSearchMixin:
+    """Goes before admin.ModelAdmin: the order search, on indexes only.
+
+    Several IMEIs become `imei__in`; one number is an IMEI (or its first digits) or an order
+    id; a word (`T-Mobile`) is looked for in the carrier and the model. The "many IMEIs" box
+    that posts to `imei_list_view` is in OrderAdmin's list template.
     """
 
     search_help_text = (
-        "An IMEI or provider order id, or several IMEIs separated by spaces or commas."
+        "An IMEI (or its first digits) or provider order id, several IMEIs separated by spaces "
+        "or commas, or a carrier or model (T-Mobile)."
     )
 
     def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
         imeis = imei_terms(search_term)
         if imeis is None:
-            return super().get_search_results(request, queryset, search_term)
+            return queryset.filter(search_condition(search_term)), False
         return narrow_to_imeis(request, queryset, imeis), False
 
     def get_urls(self):

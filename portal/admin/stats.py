@@ -11,16 +11,21 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.core.cache import cache
+from django.db.models import Count, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from orders.models import Batch, Order, OrderEvent
+from orders.models import Batch, BatchStatusCount, Order, OrderEvent
 from submissions.models import Dispatcher
 
 Status = Order.Status
 WINDOW = timedelta(minutes=5)
 LATENCY_SAMPLE = 1000
+# A rate is shown once this many events were seen over at least this long.
+MIN_EVENTS = 10
+MIN_SPAN_SECONDS = 1.0
+FINISHED_SECONDS = 3600
 ERROR_GROUPS = 10
 CENT = Decimal("0.01")
 # Where a provider call (placeorder) can take an order: what it answered, or how it failed.
@@ -32,6 +37,21 @@ def status_counts(orders):
     counts = dict.fromkeys(Status.values, 0)
     counts.update(orders.order_by().values_list("status").annotate(n=Count("id")))
     return counts
+
+
+def kept_counts(batch):
+    """({status: count} with zeros, cost) of one batch from its ~10 counter rows.
+
+    Exact: the counters are kept by triggers in the same transaction as every order write.
+    """
+    counts = dict.fromkeys(Status.values, 0)
+    cost = Decimal(0)
+    for status, n, amount in BatchStatusCount.objects.filter(batch=batch).values_list(
+        "status", "orders", "cost"
+    ):
+        counts[status] = n
+        cost += Decimal(amount or 0)
+    return counts, cost
 
 
 def percent(part, total):
@@ -64,8 +84,9 @@ def latency_sample(events, limit=LATENCY_SAMPLE):
     return sorted(rows)
 
 
-def latency_summary(events):
-    sample = latency_sample(events)
+def latency_summary(sample):
+    """p50, p95 and mean of a list of latencies (ms)."""
+    sample = sorted(sample)
     mean = sum(sample) / len(sample) if sample else None
     return {
         "p50": percentile(sample, 50),
@@ -85,18 +106,34 @@ def dispatcher_limits():
     return concurrency, rate, dispatcher
 
 
-def activity_window(batch, now):
-    """The last 5 minutes, or less for a batch younger than that (at least one minute)."""
-    age = now - (batch.started_at or batch.created_at)
-    return min(max(age, timedelta(minutes=1)), WINDOW)
+def observed_rate(events, now, window=WINDOW, min_span=MIN_SPAN_SECONDS):
+    """Events per minute over the time actually observed, or None while too little is seen.
+
+    Of `events`, the last 1,000 of the last `window` count, and the rate runs from the oldest
+    of them to now: a batch that started 20 s ago is measured over those 20 s (not over 5
+    minutes), and a stalled one slows down. One aggregate over a capped subquery.
+    """
+    sample = events.filter(at__gte=now - window).order_by("-at")[:LATENCY_SAMPLE]
+    seen = sample.aggregate(n=Count("id"), oldest=Min("at"))
+    if seen["n"] < MIN_EVENTS:
+        return None
+    span = (now - seen["oldest"]).total_seconds()
+    if span < min_span:
+        return None
+    return round((seen["n"] - 1) / span * 60, 1)
 
 
-def recent_activity(orders, now, window=WINDOW):
-    since = now - window
-    return orders.order_by().aggregate(
-        cost=Sum("cost"),
-        sent_recently=Count("id", filter=Q(submitted_at__gte=since)),
-        finished_recently=Count("id", filter=Q(finished_at__gte=since)),
+def sent_events(batch):
+    """Calls that took an order out of the queue (a retry, back to `queued`, did not)."""
+    return call_events().filter(batch=batch).exclude(to_status=Status.QUEUED)
+
+
+def result_events(batch):
+    """Final results (getimeis) of the batch's placed orders."""
+    return OrderEvent.objects.filter(
+        batch=batch,
+        from_status__in=Order.AWAITING_RESULT_STATUSES,
+        to_status__in=[Status.COMPLETED, Status.REJECTED],
     )
 
 
@@ -105,22 +142,18 @@ def money(amount):
     return str(Decimal(amount or 0).quantize(CENT))
 
 
-def per_minute(count, window=WINDOW):
-    return round(count / (window.total_seconds() / 60), 1)
-
-
-def eta_seconds(remaining, rate_per_minute, fallback=None):
-    """Seconds left at the recent rate; `fallback` when nothing moved recently."""
+def eta_seconds(remaining, rate_per_minute):
+    """Seconds left at `rate_per_minute`; None when it is unknown."""
     if remaining == 0:
         return 0
-    if rate_per_minute:
-        return round(remaining / rate_per_minute * 60)
-    return fallback
+    if not rate_per_minute:
+        return None
+    return round(remaining / rate_per_minute * 60)
 
 
 def send_fallback_eta(remaining, latency, concurrency):
-    """Before any throughput is measured: remaining x mean latency / concurrency."""
-    if latency["mean"] is None:
+    """Before a rate is measured: remaining x mean latency / concurrency."""
+    if latency["mean"] is None or latency["calls"] < MIN_EVENTS:
         return None
     return round(remaining * latency["mean"] / 1000 / concurrency)
 
@@ -130,7 +163,10 @@ def order_list_url(**params):
 
 
 def error_groups(batch, limit=ERROR_GROUPS):
-    """The most frequent last_error texts of a batch, each with its count and order list."""
+    """The most frequent last_error texts of a batch, each with its count and order list.
+
+    Reads only the batch's orders with an error (the partial index order_batch_error_idx).
+    """
     rows = (
         batch.orders.exclude(last_error="")
         .order_by()
@@ -149,7 +185,12 @@ def error_groups(batch, limit=ERROR_GROUPS):
 
 
 def batch_counts(batch):
-    counts = status_counts(batch.orders.all())
+    """The batch's exact figures from its counter rows (one query).
+
+    "Sent" is what left the queue for the provider: cancelled orders were never sent, so a
+    cancelled batch reads "Sent 7 %", not "93 %".
+    """
+    counts, cost = kept_counts(batch)
     total = sum(counts.values())
     unsent = sum(counts[s] for s in Order.UNSENT_STATUSES)
     still_open = sum(counts[s] for s in Order.OPEN_STATUSES)
@@ -158,8 +199,59 @@ def batch_counts(batch):
         "total": total,
         "unsent": unsent,
         "open": still_open,
-        "sent": total - unsent,
+        "sent": total - unsent - counts[Status.CANCELLED],
         "final": total - still_open,
+        "cost": cost,
+    }
+
+
+def pace(batch, now):
+    """Latency and the observed send and result rates: three capped queries on (batch, at).
+
+    A finished batch's figures no longer change: kept in the cache.
+    """
+    if batch.finished_at is None:
+        return measure_pace(batch, now)
+    key = f"orders:pace:{batch.pk}:{batch.finished_at.timestamp()}"
+    return cache.get_or_set(key, lambda: measure_pace(batch, now), FINISHED_SECONDS)
+
+
+def measure_pace(batch, now):
+    latencies = call_events().filter(batch=batch).order_by("-at").values_list("latency_ms")
+    latency = latency_summary([ms for (ms,) in latencies[:LATENCY_SAMPLE]])
+    return {
+        "latency": latency,
+        "send_rate": send_rate(batch, now, latency),
+        "results_rate": observed_rate(result_events(batch), now),
+    }
+
+
+def send_rate(batch, now, latency):
+    """The observed sending rate, once a whole call latency was watched: the first answers
+    are the fastest calls of the first wave, too few to say how fast the batch goes."""
+    span = max(MIN_SPAN_SECONDS, (latency["mean"] or 0) / 1000)
+    return observed_rate(sent_events(batch), now, min_span=span)
+
+
+def timing(batch, numbers, speed, concurrency, now):
+    """ETAs while the batch runs; when and how long for a finished one."""
+    running = batch.state == Batch.State.RUNNING
+    finished = batch.state in (Batch.State.DONE, Batch.State.CANCELLED) and batch.finished_at
+    begun = batch.started_at or batch.created_at
+    eta_send = eta_results = None
+    if running:
+        eta_send = eta_seconds(numbers["unsent"], speed["send_rate"])
+        if eta_send is None:
+            eta_send = send_fallback_eta(numbers["unsent"], speed["latency"], concurrency)
+        eta_results = eta_seconds(numbers["open"], speed["results_rate"])
+    took = round((batch.finished_at - begun).total_seconds()) if finished else None
+    return {
+        "eta_send_seconds": eta_send,
+        "eta_results_seconds": eta_results,
+        "finished_at": batch.finished_at.isoformat() if finished else None,
+        "took_seconds": took,
+        "running_seconds": None if finished else round((now - begun).total_seconds()),
+        "average_per_minute": round(numbers["sent"] / took * 60, 1) if took else None,
     }
 
 
@@ -167,35 +259,29 @@ def batch_progress(batch, now=None):
     """Everything the batch page shows, as plain JSON-ready values (a handful of queries)."""
     now = now or timezone.now()
     numbers = batch_counts(batch)
-    window = activity_window(batch, now)
-    activity = recent_activity(batch.orders.all(), now, window)
-    latency = latency_summary(call_events().filter(batch=batch))
+    speed = pace(batch, now)
     concurrency, rate, _ = dispatcher_limits()
-    throughput = per_minute(activity["sent_recently"], window)
-    results_rate = per_minute(activity["finished_recently"], window)
-    paused = batch.state != Batch.State.RUNNING and numbers["open"]
-    fallback = send_fallback_eta(numbers["unsent"], latency, concurrency)
+    latency = speed["latency"]
     return {
-        **numbers,
+        **{key: value for key, value in numbers.items() if key != "cost"},
         "batch": batch.pk,
         "state": batch.state,
         "state_label": batch.get_state_display(),
         "note": batch.note,
         "sent_percent": percent(numbers["sent"], numbers["total"]),
         "final_percent": percent(numbers["final"], numbers["total"]),
-        "throughput_per_minute": throughput,
-        "results_per_minute": results_rate,
+        "throughput_per_minute": speed["send_rate"],
+        "results_per_minute": speed["results_rate"],
         "latency_p50_ms": latency["p50"],
         "latency_p95_ms": latency["p95"],
         "latency_calls": latency["calls"],
         "concurrency": concurrency,
         "rate_limit_per_minute": rate,
-        "eta_send_seconds": None
-        if paused
-        else eta_seconds(numbers["unsent"], throughput, fallback),
-        "eta_results_seconds": None if paused else eta_seconds(numbers["open"], results_rate),
-        "cost_so_far": money(activity["cost"]),
-        "cost_expected": money(numbers["total"] * batch.service.price),
+        **timing(batch, numbers, speed, concurrency, now),
+        "cost_so_far": money(numbers["cost"]),
+        "cost_expected": money(
+            (numbers["total"] - numbers["counts"][Status.CANCELLED]) * batch.service.price
+        ),
         "errors": error_groups(batch),
         "updated_at": now.isoformat(),
     }
@@ -213,56 +299,84 @@ def today_summary(now=None):
     return {"orders": summary["orders"], "spend": money(summary["spend"])}
 
 
+def counts_by_batch(batch_ids):
+    """{batch id: ({status: count}, cost)} for the given batches: one query on the counters."""
+    figures = {pk: (dict.fromkeys(Status.values, 0), Decimal(0)) for pk in batch_ids}
+    rows = BatchStatusCount.objects.filter(batch_id__in=batch_ids).values_list(
+        "batch_id", "status", "orders", "cost"
+    )
+    for batch_id, status, n, amount in rows:
+        counts, cost = figures[batch_id]
+        counts[status] = n
+        figures[batch_id] = (counts, cost + Decimal(amount or 0))
+    return figures
+
+
+def summarise(counts):
+    """The list figures of one batch from its status counts."""
+    total = sum(counts.values())
+    unsent = sum(counts[s] for s in Order.UNSENT_STATUSES)
+    still_open = sum(counts[s] for s in Order.OPEN_STATUSES)
+    sent = total - unsent - counts[Status.CANCELLED]
+    return {
+        "total": total,
+        "completed": counts[Status.COMPLETED],
+        "problems": sum(counts[s] for s in Order.PROBLEM_STATUSES),
+        "open": still_open,
+        "sent_percent": percent(sent, total),
+        "final_percent": percent(total - still_open, total),
+    }
+
+
 def open_batches(limit=10):
-    """Batches still moving, with the counts their bars need (one annotated query)."""
-    batches = (
+    """Batches still moving, with the counts their bars need (two small queries)."""
+    batches = list(
         Batch.objects.filter(
             state__in=[Batch.State.QUEUED, Batch.State.RUNNING, Batch.State.PAUSED]
         )
         .select_related("service")
-        .annotate(
-            total=Count("orders"),
-            unsent=Count("orders", filter=Q(orders__status__in=Order.UNSENT_STATUSES)),
-            still_open=Count("orders", filter=Q(orders__status__in=Order.OPEN_STATUSES)),
-        )
         .order_by("-created_at")[:limit]
     )
+    figures = counts_by_batch([batch.pk for batch in batches])
     for batch in batches:
-        batch.sent_percent = percent(batch.total - batch.unsent, batch.total)
-        batch.final_percent = percent(batch.total - batch.still_open, batch.total)
+        for name, value in summarise(figures[batch.pk][0]).items():
+            setattr(batch, name, value)
     return batches
 
 
 def provider_health(now=None):
-    """Last success/error, recent call latency and the error rate of the last hour."""
+    """Last success/error, and latency and errors of the last hour's calls (the last 1,000)."""
     now = now or timezone.now()
-    recent = call_events().filter(at__gte=now - timedelta(hours=1))
-    calls = recent.aggregate(
-        total=Count("id"), errors=Count("id", filter=Q(to_status__in=Order.CALL_ERROR_STATUSES))
+    sample = list(
+        call_events()
+        .filter(at__gte=now - timedelta(hours=1))
+        .order_by("-at")
+        .values_list("latency_ms", "to_status")[:LATENCY_SAMPLE]
     )
+    errors = sum(1 for _, status in sample if status in Order.CALL_ERROR_STATUSES)
     _, _, dispatcher = dispatcher_limits()
     return {
         "dispatcher": dispatcher,
-        "latency": latency_summary(recent),
-        "calls": calls["total"],
-        "errors": calls["errors"],
-        "error_percent": percent(calls["errors"], calls["total"]),
+        "latency": latency_summary([ms for ms, _ in sample]),
+        "calls": len(sample),
+        "errors": errors,
+        "error_percent": percent(errors, len(sample)),
     }
 
 
 def problem_orders():
-    """Failed and unknown orders across all batches, with links to them."""
+    """Failed and unknown orders across all batches (summed counters), with links to them."""
     counts = dict(
-        Order.objects.filter(status__in=Order.PROBLEM_STATUSES)
+        BatchStatusCount.objects.filter(status__in=Order.PROBLEM_STATUSES)
         .order_by()
         .values_list("status")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("orders"))
     )
     return [
         {
             "status": status,
             "label": status.label,
-            "count": counts.get(status, 0),
+            "count": counts.get(status) or 0,
             "url": order_list_url(status__exact=status),
         }
         for status in Order.PROBLEM_STATUSES

@@ -25,7 +25,11 @@ class Command(BaseCommand):
     help = "Measure import, sending, results, cost and pages against the fake provider."
 
     def add_arguments(self, parser):
-        parser.add_argument("--preset", choices=sorted(PRESETS), help="small (CI) or full")
+        parser.add_argument(
+            "--preset",
+            choices=sorted(PRESETS),
+            help="small (CI), full, or year (PostgreSQL: 2M orders, pages)",
+        )
         parser.add_argument("--orders", type=int)
         parser.add_argument("--latency", type=float, help="mean placeorder seconds")
         parser.add_argument("--jitter", type=float, help="+/- seconds, uniform")
@@ -69,7 +73,8 @@ class Command(BaseCommand):
         if not 0 <= config.jitter <= config.latency:
             raise CommandError("--jitter must be between 0 and --latency")
         vendor = "pg" if (config.database or "").startswith("postgres") else "sqlite"
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{vendor}-{config.orders}x{config.concurrency}"
+        size = "year" if config.preset == "year" else f"{config.orders}x{config.concurrency}"
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{vendor}-{size}"
         workdir = Path(settings.BASE_DIR) / "benchmark-results" / name
         workdir.mkdir(parents=True)
         config.workdir = str(workdir)
