@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 
+from . import calllog
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ def claim(limit, wanted, lease):
 
 def start_batches(batch_ids):
     for batch in Batch.objects.filter(pk__in=batch_ids, state=Batch.State.QUEUED):
-        batch.mark_running()
+        if batch.mark_running():
+            calllog.batch_started(batch)
 
 
 def extend_leases(order_ids, lease):
@@ -76,7 +78,10 @@ def finish_batches():
         .annotate(open_count=Count("orders", filter=open_orders))
         .filter(open_count=0)
     )
-    return sum(batch.mark_done() for batch in batches)
+    finished = [batch for batch in batches if batch.mark_done()]
+    for batch in finished:
+        calllog.batch_finished(batch)
+    return len(finished)
 
 
 def work_remains():

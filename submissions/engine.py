@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from . import claims, lease, polling
+from . import calllog, claims, controls, health, lease, polling
 from .limits import AdaptiveConcurrency, TokenBucket
 from .models import Dispatcher
 from .provider import GsmFusionClient, ProviderError
@@ -54,6 +54,7 @@ def enqueue_driver():
 
 def ensure_driver():
     """The schedule's safety net: sweep dead leases, start a driver if work is left."""
+    health.beat()
     swept = claims.sweep_expired()
     claims.finish_batches()
     started = not lease.is_live() and claims.work_remains()
@@ -92,16 +93,18 @@ class Driver:
     def __init__(self, token, seconds, client_factory):
         self.token = token
         self.deadline = time.monotonic() + seconds
-        self.cap = settings.SUBMIT_CONCURRENCY
+        self.live = controls.effective()  # the operator's controls, re-read every housekeeping
+        self.cap = self.live.concurrency
         self.limit = AdaptiveConcurrency(self.cap, Dispatcher.get().effective_concurrency)
-        self.bucket = TokenBucket(settings.SUBMIT_RATE_PER_MINUTE)
+        self.bucket = TokenBucket(self.live.rate_per_minute)
         timeouts = settings.GSM_FUSION_CONNECT_TIMEOUT + settings.GSM_FUSION_READ_TIMEOUT
         self.order_lease = timedelta(seconds=timeouts + LEASE_MARGIN_SECONDS)
         self.drain_seconds = timeouts + 5
         self.poll_seconds = settings.STATUS_POLL_SECONDS
         self.client = client_factory()
         self.poll_client = client_factory()
-        self.pool = ThreadPoolExecutor(self.cap, thread_name_prefix="placeorder")
+        # Threads start lazily, never more than the calls in flight: room for a raised cap.
+        self.pool = ThreadPoolExecutor(controls.MAX_CONCURRENCY, thread_name_prefix="placeorder")
         self.poll_pool = ThreadPoolExecutor(2, thread_name_prefix="getimeis")
         self.sends = {}  # future -> (order, monotonic send time)
         self.polls = {}  # future -> {remote_id: order}
@@ -174,7 +177,9 @@ class Driver:
         claims.sweep_expired()
         claims.finish_batches()
         self.limit.creep()
+        self.apply_controls()
         self.save_health()
+        health.beat()
         return self.sends or self.polls or claims.work_remains()
 
     def save_health(self):
@@ -188,11 +193,21 @@ class Driver:
             Dispatcher.row().update(**fields)
         self.succeeded, self.error = False, ""
 
+    def apply_controls(self):
+        """The operator's live controls (admin): applied within one housekeeping turn."""
+        live = controls.effective()
+        if live != self.live:
+            log.info("Live controls: %s", live)
+            controls.apply_cap(self.limit, live.concurrency)
+            if live.rate_per_minute != self.live.rate_per_minute:
+                self.bucket = TokenBucket(live.rate_per_minute)
+            self.live = live
+
     # -- sending -------------------------------------------------------------------------------
 
     def top_up(self, now):
         wanted = self.bucket.available(self.limit.limit - len(self.sends))
-        if self.stopped or wanted <= 0 or now < self.next_claim:
+        if self.stopped or self.live.sending_stopped or wanted <= 0 or now < self.next_claim:
             return
         claimed = claims.claim(self.limit.limit, wanted, self.order_lease)
         self.bucket.take(len(claimed))
@@ -211,6 +226,7 @@ class Driver:
         else:
             reason = f"Unexpected error during the call; it may have been placed: {call.error!r}"
             self.record_unknown(order, reason, call.latency)
+        calllog.placeorder(order, call)
 
     def record_placed(self, order, placed, latency):
         self.succeeded = True
@@ -274,6 +290,7 @@ class Driver:
             Dispatcher.row().update(last_poll_at=timezone.now())
 
     def record_poll(self, orders_by_id, answer):
+        calllog.getimeis(orders_by_id, answer)
         if isinstance(answer, Exception):
             polling.record_failure(orders_by_id, answer)
         else:

@@ -1,0 +1,123 @@
+"""What /health/ and the alerts know about the cluster and the provider.
+
+Provider health is read in ONE place, `provider_state()`, from what the driver records today:
+the Dispatcher's last success/error and the recent call events. A circuit breaker, when there
+is one, belongs here too, so the health endpoint and the alerts follow it unchanged.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Min
+from django.utils import timezone
+
+from orders.models import Order, OrderEvent
+
+from . import claims
+from .models import Dispatcher
+
+Status = Order.Status
+# A placeorder call that got an answer (orders placed, or the provider's duplicate answer).
+ANSWERED_STATUSES = [*Order.SENT_STATUSES, Status.DUPLICATE]
+
+
+def beat():
+    """The cluster is alive: written by driver housekeeping and the every-minute tasks."""
+    Dispatcher.get()
+    Dispatcher.row().update(heartbeat_at=timezone.now())
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    state: str  # ok, failing (errors since the last answer), down (for DOWN_SECONDS), idle
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    failing_since: datetime | None
+    breaker: str | None = None  # no breaker yet
+
+    def as_json(self):
+        return {name: iso(value) for name, value in asdict(self).items()}
+
+
+def iso(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def call_events(since):
+    return OrderEvent.objects.filter(
+        from_status=Status.SUBMITTING, latency_ms__isnull=False, at__gte=since
+    )
+
+
+def last_answer_at(since):
+    """The latest answered placeorder call since `since` (one query on (to_status, at))."""
+    events = call_events(since).filter(to_status__in=ANSWERED_STATUSES)
+    return events.order_by("-at").values_list("at", flat=True).first()
+
+
+def provider_state(now=None, dispatcher=None):
+    """ok / failing / down / idle from the last answer and the errors since.
+
+    Down: calls have failed (refused, timed out, 5xx, unreadable) and none was answered for
+    ALERT_PROVIDER_DOWN_SECONDS. Idle: no error in the last 3 x that time (nothing to
+    say). A duplicate answer counts as an answer: the provider is reachable.
+    """
+    now = now or timezone.now()
+    down_after = timedelta(seconds=settings.ALERT_PROVIDER_DOWN_SECONDS)
+    horizon = now - 3 * down_after
+    dispatcher = dispatcher or Dispatcher.row().first() or Dispatcher()
+    answered = [t for t in (dispatcher.last_success_at, last_answer_at(horizon)) if t]
+    last_answer = max(answered, default=None)
+    last_error = dispatcher.last_error_at
+    if last_error is None or last_error < horizon:
+        state, since = ("ok" if last_answer else "idle"), None
+    elif last_answer is not None and last_answer >= last_error:
+        state, since = "ok", None
+    else:
+        since = last_answer or first_error_at(horizon) or last_error
+        state = "down" if now - since >= down_after else "failing"
+    return ProviderState(state, dispatcher.last_success_at, last_error, since)
+
+
+def first_error_at(since):
+    errors = call_events(since).filter(to_status__in=Order.CALL_ERROR_STATUSES)
+    return errors.aggregate(first=Min("at"))["first"]
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    alive: bool  # a heartbeat within HEALTH_WORKER_STALE_SECONDS
+    driver_alive: bool  # a live driver lease, or a heartbeat within HEALTH_DRIVER_STALE_SECONDS
+    work_waiting: bool
+    heartbeat_at: datetime | None
+
+    @property
+    def stranded(self):
+        """Work waits and no driver has been seen for HEALTH_DRIVER_STALE_SECONDS."""
+        return self.work_waiting and not self.driver_alive
+
+    def as_json(self):
+        return {
+            "alive": self.alive,
+            "heartbeat_at": iso(self.heartbeat_at),
+            "work_waiting": self.work_waiting,
+            "work_waiting_without_driver": self.stranded,
+        }
+
+
+def worker_state(now=None, dispatcher=None):
+    now = now or timezone.now()
+    dispatcher = dispatcher or Dispatcher.row().first() or Dispatcher()
+    seen = dispatcher.heartbeat_at
+    age = (now - seen).total_seconds() if seen else None
+    # A driver renews its lease and beats every 2 s; the lease lapses 30 s after its worker
+    # died. Either one is enough, so a handover between two drivers is no gap.
+    lease_live = bool(dispatcher.driver_expires_at and dispatcher.driver_expires_at >= now)
+    return WorkerState(
+        alive=age is not None and age <= settings.HEALTH_WORKER_STALE_SECONDS,
+        driver_alive=lease_live
+        or (age is not None and age <= settings.HEALTH_DRIVER_STALE_SECONDS),
+        work_waiting=claims.work_remains(),
+        heartbeat_at=seen,
+    )
