@@ -5,8 +5,9 @@ the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are 
 Rejected) and injects faults on demand: 502 before creating, a created order whose answer never
 comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
 a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`).
-`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
-127.0.0.1 only and never echoes the API key.
+`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
+(`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
+the API key.
 """
 
 import json
@@ -125,6 +126,11 @@ class FakeFusion:
             self._recent, self._inflight, self._peak = deque(), 0, 0
             self._counts = Counter()
             self._charged = Decimal("0")
+
+    def reset_peak(self):
+        """Start measuring the peak of placeorders in flight again (after a limit change)."""
+        with self._lock:
+            self._peak = self._inflight
 
     # -- what a test can check -----------------------------------------------------------------
 
@@ -329,6 +335,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode("utf-8", errors="replace")
         if self.path == "/_reset":
             fake.reset()
+            return self._send(200, "{}", "application/json")
+        if self.path == "/_reset_peak":
+            fake.reset_peak()
             return self._send(200, "{}", "application/json")
         if self.path.split("?")[0] != API_PATH:
             return self._send(404, "Not Found", "text/plain")
