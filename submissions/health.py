@@ -12,9 +12,8 @@ from django.conf import settings
 from django.db.models import Min
 from django.utils import timezone
 
-from orders.models import Order, OrderEvent
+from orders.models import Batch, Order, OrderEvent
 
-from . import claims
 from .models import Dispatcher
 
 Status = Order.Status
@@ -106,6 +105,16 @@ class WorkerState:
         }
 
 
+def work_waiting():
+    """claims.work_remains() as two index lookups: its OR across the batch join may scan every
+    order when there is none, and /health/ is asked every few seconds."""
+    in_hand = [Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES]
+    if Order.objects.filter(status__in=in_hand).exists():
+        return True
+    queued = Order.objects.filter(status=Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
+    return queued.exists()
+
+
 def worker_state(now=None, dispatcher=None):
     now = now or timezone.now()
     dispatcher = dispatcher or Dispatcher.row().first() or Dispatcher()
@@ -118,6 +127,6 @@ def worker_state(now=None, dispatcher=None):
         alive=age is not None and age <= settings.HEALTH_WORKER_STALE_SECONDS,
         driver_alive=lease_live
         or (age is not None and age <= settings.HEALTH_DRIVER_STALE_SECONDS),
-        work_waiting=claims.work_remains(),
+        work_waiting=work_waiting(),
         heartbeat_at=seen,
     )
