@@ -140,3 +140,13 @@ def test_stop_all_sending_claims_nothing_but_still_polls(enqueued, settings):
     assert sum(client.calls.values()) == 0
     assert batch.orders.filter(status=Order.Status.QUEUED).count() == 3
     assert [15562300] in client.status_calls
+
+
+def test_the_batch_page_shows_the_concurrency_and_rate_in_effect(staff_client, settings):
+    settings.SUBMIT_CONCURRENCY, settings.SUBMIT_RATE_PER_MINUTE = 30, 0
+    batch = make_batch(orders=2)
+    controls.change(None, concurrency=5, rate_per_minute=90)
+
+    progress = staff_client.get(f"/admin/orders/batch/{batch.pk}/progress.json").json()
+
+    assert (progress["concurrency"], progress["rate_limit_per_minute"]) == (5, 90)

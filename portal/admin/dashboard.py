@@ -24,6 +24,7 @@ DAYS = 14
 TOP_ERRORS = 10
 RECENT_ALERTS = 5
 MONEY_CACHE_SECONDS = 30
+PAST_DAYS_CACHE_SECONDS = 600
 # Orders that ended, for the day's success rate (open and cancelled ones are left out).
 ENDED = ~Q(status__in=[*Order.OPEN_STATUSES, Status.CANCELLED])
 
@@ -66,11 +67,26 @@ def spend_totals(now):
 
 
 def daily(now, days=DAYS):
-    """Orders, completed, success % and spend per day for the last `days` days, oldest first."""
-    first = day_start(now) - timedelta(days=days - 1)
+    """Orders, completed, success % and spend per day for the last `days` days, oldest first.
+
+    The days before today barely change (an order's result comes within minutes), so they are
+    counted once every PAST_DAYS_CACHE_SECONDS; today is counted at each refresh.
+    """
+    today = day_start(now)
+    first = today - timedelta(days=days - 1)
+    key = f"portal-past-days-{first:%Y%m%d}-{days}"
+    past = cache.get(key)
+    if past is None:
+        past = day_rows(Order.objects.filter(created_at__gte=first, created_at__lt=today))
+        cache.set(key, past, PAST_DAYS_CACHE_SECONDS)
+    by_day = {**past, **day_rows(Order.objects.filter(created_at__gte=today))}
+    return [day_figures((first + timedelta(days=n)).date(), by_day) for n in range(days)]
+
+
+def day_rows(orders):
+    """{date: counts} for `orders`: one GROUP BY the local date."""
     rows = (
-        Order.objects.filter(created_at__gte=first)
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+        orders.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day")
         .annotate(
             orders=Count("id"),
@@ -80,23 +96,18 @@ def daily(now, days=DAYS):
         )
         .order_by("day")
     )
-    by_day = {row["day"]: row for row in rows}
-    result = []
-    for offset in range(days):
-        day = (first + timedelta(days=offset)).date()
-        row = by_day.get(day, {"orders": 0, "completed": 0, "ended": 0, "spend": Decimal(0)})
-        result.append(
-            {
-                "day": day,
-                "orders": row["orders"],
-                "completed": row["completed"],
-                "success_percent": percent(row["completed"], row["ended"])
-                if row["ended"]
-                else None,
-                "spend": money(row["spend"]),
-            }
-        )
-    return result
+    return {row.pop("day"): row for row in rows}
+
+
+def day_figures(day, by_day):
+    row = by_day.get(day, {"orders": 0, "completed": 0, "ended": 0, "spend": Decimal(0)})
+    return {
+        "day": day,
+        "orders": row["orders"],
+        "completed": row["completed"],
+        "success_percent": percent(row["completed"], row["ended"]) if row["ended"] else None,
+        "spend": money(row["spend"]),
+    }
 
 
 def top_errors(now, limit=TOP_ERRORS):

@@ -10,12 +10,12 @@ from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
+from submissions import controls
 from submissions.models import Dispatcher
 
 Status = Order.Status
@@ -78,8 +78,8 @@ def latency_summary(events):
 def dispatcher_limits():
     """(concurrency, rate per minute or None, dispatcher or None): read-only, never created."""
     dispatcher = Dispatcher.row().first()
-    concurrency = settings.SUBMIT_CONCURRENCY
-    rate = settings.SUBMIT_RATE_PER_MINUTE or None
+    live = controls.effective()  # the operator's live controls, else the settings
+    concurrency, rate = live.concurrency, live.rate_per_minute or None
     if dispatcher is not None:
         concurrency = dispatcher.effective_concurrency or concurrency
     return concurrency, rate, dispatcher
