@@ -15,10 +15,16 @@ from django.utils import timezone
 from orders.models import Batch, Order, OrderEvent
 
 from .models import Dispatcher
+from .provider import ProviderError
 
 Status = Order.Status
 # A placeorder call that got an answer (orders placed, or the provider's duplicate answer).
 ANSWERED_STATUSES = [*Order.SENT_STATUSES, Status.DUPLICATE]
+# Dispatcher.last_error texts of calls the provider answered, with an error of its own (the
+# driver writes "<kind>: <message>"); any other last error is a call that got no answer.
+ANSWERED_ERROR_PREFIXES = tuple(
+    f"{kind}: " for kind in (ProviderError.PERMANENT, ProviderError.DUPLICATE, ProviderError.AUTH)
+)
 
 
 def beat():
@@ -56,27 +62,29 @@ def last_answer_at(since):
 
 
 def provider_state(now=None, dispatcher=None):
-    """ok / failing / down / idle from the last answer and the errors since.
+    """ok / failing / down / idle, from the last answer and the failed calls since.
 
-    Down: calls have failed (refused, timed out, 5xx, unreadable) and none was answered for
-    ALERT_PROVIDER_DOWN_SECONDS. Idle: no error in the last 3 x that time (nothing to
-    say). A duplicate answer counts as an answer: the provider is reachable.
+    Down: calls failed without an answer (refused, timed out, 5xx, unreadable) and no call was
+    answered for ALERT_PROVIDER_DOWN_SECONDS; it stays down until a call is answered, however
+    long nothing is sent. An answer includes the provider's own error texts (a duplicate, a
+    refused IMEI, refused credentials): the provider is reachable then. Idle: no call yet.
     """
     now = now or timezone.now()
     down_after = timedelta(seconds=settings.ALERT_PROVIDER_DOWN_SECONDS)
     horizon = now - 3 * down_after
     dispatcher = dispatcher or Dispatcher.row().first() or Dispatcher()
-    answered = [t for t in (dispatcher.last_success_at, last_answer_at(horizon)) if t]
-    last_answer = max(answered, default=None)
-    last_error = dispatcher.last_error_at
-    if last_error is None or last_error < horizon:
+    answered_error = dispatcher.last_error.startswith(ANSWERED_ERROR_PREFIXES)
+    last_error = None if answered_error else dispatcher.last_error_at
+    answers = [dispatcher.last_success_at, last_answer_at(horizon)]
+    if answered_error:
+        answers.append(dispatcher.last_error_at)
+    last_answer = max([t for t in answers if t], default=None)
+    if last_error is None or (last_answer is not None and last_answer >= last_error):
         state, since = ("ok" if last_answer else "idle"), None
-    elif last_answer is not None and last_answer >= last_error:
-        state, since = "ok", None
     else:
         since = last_answer or first_error_at(horizon) or last_error
         state = "down" if now - since >= down_after else "failing"
-    return ProviderState(state, dispatcher.last_success_at, last_error, since)
+    return ProviderState(state, dispatcher.last_success_at, dispatcher.last_error_at, since)
 
 
 def first_error_at(since):

@@ -171,9 +171,33 @@ def test_provider_is_failing_before_the_threshold_and_ok_after_an_answer(setting
     assert health.provider_state(now).state == "ok"
 
 
-def test_provider_with_only_old_errors_is_idle_not_down(settings):
+def test_provider_stays_down_while_nothing_is_sent_until_a_call_is_answered(settings):
     settings.ALERT_PROVIDER_DOWN_SECONDS = 60
     now = timezone.now()
-    Dispatcher.objects.create(pk=1, last_error_at=now - timedelta(hours=2))
+    Dispatcher.objects.create(
+        pk=1,
+        last_success_at=now - timedelta(hours=3),
+        last_error="transient: Could not connect: refused",
+        last_error_at=now - timedelta(hours=2),
+    )
 
-    assert health.provider_state(now).state == "idle"
+    assert health.provider_state(now).state == "down"
+    Dispatcher.objects.update(last_success_at=now)
+    assert health.provider_state(now).state == "ok"
+
+
+def test_an_error_the_provider_answered_is_not_unreachability(settings):
+    settings.ALERT_PROVIDER_DOWN_SECONDS = 60
+    now = timezone.now()
+    Dispatcher.objects.create(
+        pk=1,
+        last_success_at=now - timedelta(hours=1),
+        last_error="permanent: Invalid IMEI!",
+        last_error_at=now - timedelta(minutes=30),
+    )
+
+    assert health.provider_state(now).state == "ok"
+
+
+def test_provider_without_any_call_is_idle():
+    assert health.provider_state().state == "idle"
