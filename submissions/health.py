@@ -29,8 +29,10 @@ ANSWERED_ERROR_PREFIXES = tuple(
 
 def beat():
     """The cluster is alive: written by driver housekeeping and the every-minute tasks."""
-    Dispatcher.get()
-    Dispatcher.row().update(heartbeat_at=timezone.now())
+    if not Dispatcher.row().update(heartbeat_at=timezone.now()):
+        Dispatcher.objects.get_or_create(
+            pk=Dispatcher.ROW_ID, defaults={"heartbeat_at": timezone.now()}
+        )
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,12 @@ def test_an_error_the_provider_answered_is_not_unreachability(settings):
 
 def test_provider_without_any_call_is_idle():
     assert health.provider_state().state == "idle"
+
+
+def test_a_beat_creates_the_dispatcher_row_if_needed_and_updates_it_after():
+    health.beat()
+    first = Dispatcher.objects.get().heartbeat_at
+
+    health.beat()
+
+    assert first is not None and Dispatcher.objects.get().heartbeat_at > first
