@@ -294,6 +294,7 @@ class Driver:
         if isinstance(answer, Exception):
             polling.record_failure(orders_by_id, answer)
         else:
+            self.succeeded = True  # the provider answered: reachable, even with no order sent
             polling.record_statuses(orders_by_id, answer)
 
     # -- the loop's plumbing -------------------------------------------------------------------

@@ -216,3 +216,31 @@ def test_a_mail_the_smtp_server_refused_is_sent_at_the_next_evaluation(smtp_sink
     alerts.evaluate()
 
     assert smtp_sink.subjects() == ["[IMEI portal] ALERT: Orders with an unknown outcome"]
+
+
+def test_an_answered_status_poll_clears_provider_unreachable_when_nothing_is_left_to_send(
+    settings, monkeypatch
+):
+    from submissions import engine
+    from tests.test_engine import ScriptedClient, run
+
+    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
+    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
+    settings.ALERT_PROVIDER_DOWN_SECONDS = 60
+    settings.STATUS_POLL_SECONDS = 0.1
+    make_order(status=Order.Status.PENDING, remote_id=15562300, next_poll_at=timezone.now())
+    Dispatcher.objects.create(
+        pk=1,
+        last_success_at=timezone.now() - timedelta(minutes=10),
+        last_error="transient: Could not connect: refused",
+        last_error_at=timezone.now() - timedelta(minutes=8),
+    )
+    assert alerts.evaluate()["provider_down"] is True
+
+    run(ScriptedClient(), seconds=0.3)  # only a getimeis call: every order was sent before
+
+    assert alerts.evaluate()["provider_down"] is False
+    assert [s for s in subjects() if "Provider" in s] == [
+        "[IMEI portal] ALERT: Provider unreachable",
+        "[IMEI portal] RECOVERED: Provider unreachable",
+    ]
