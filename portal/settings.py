@@ -275,11 +275,23 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
+# Logs go to stderr: plain lines by default, one JSON object a line with LOG_FORMAT=json
+# (python-json-logger; the call lines' fields become JSON keys, see docs/operations.md).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "urllib3": {"level": "WARNING"},
@@ -287,3 +299,23 @@ LOGGING = {
         "django-q": {"level": env_str("Q_LOG_LEVEL", "WARNING")},
     },
 }
+
+# Health and alerts (docs/operations.md, "Health, alerts and live controls").
+# /health/ fails when no worker cluster has written its heartbeat for this long (the
+# every-minute tasks write it when idle), or when work waits and no driver was seen for
+# HEALTH_DRIVER_STALE_SECONDS (a running driver writes it every 2 s).
+HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 150, minimum=1)
+HEALTH_DRIVER_STALE_SECONDS = env_int("HEALTH_DRIVER_STALE_SECONDS", 30, minimum=1)
+ALERT_EMAILS = env_list("ALERT_EMAILS", [])
+ALERT_PROVIDER_DOWN_SECONDS = env_int("ALERT_PROVIDER_DOWN_SECONDS", 180, minimum=1)
+ALERT_FAILURE_PERCENT = env_int("ALERT_FAILURE_PERCENT", 10, minimum=1, maximum=100)
+ALERT_FAILURE_MIN_CALLS = env_int("ALERT_FAILURE_MIN_CALLS", 20, minimum=1)
+SPEND_ALERT_PER_DAY = env_int("SPEND_ALERT_PER_DAY", 0, minimum=0)  # dollars; 0 = off
+# Mail (SMTP), with Django's own names and defaults; alerts are mailed only to ALERT_EMAILS.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "imei-portal@localhost")

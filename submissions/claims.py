@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 
 from orders.models import Batch, Order, from_now
 
-from . import limits
+from . import calllog, limits
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ def lock_dispatcher():
 
 def start_batches(batch_ids):
     for batch in Batch.objects.filter(pk__in=batch_ids, state=Batch.State.QUEUED):
-        batch.mark_running()
+        if batch.mark_running():
+            calllog.batch_started(batch)
 
 
 def extend_leases(orders, lease):
@@ -114,7 +115,10 @@ def finish_batches():
         .annotate(open_count=Count("orders", filter=open_orders))
         .filter(open_count=0)
     )
-    return sum(batch.mark_done() for batch in batches)
+    finished = [batch for batch in batches if batch.mark_done()]
+    for batch in finished:
+        calllog.batch_finished(batch)
+    return len(finished)
 
 
 def work_remains():

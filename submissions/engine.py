@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from . import claims, lease, limits, polling
+from . import calllog, claims, controls, health, lease, limits, polling
 from .clock import SystemClock
 from .models import Dispatcher
 from .provider import GsmFusionClient, ProviderError
@@ -56,6 +56,7 @@ def enqueue_driver():
 
 def ensure_driver():
     """The schedule's safety net: sweep dead leases, start a driver if work is left."""
+    health.beat()
     swept = claims.sweep_expired()
     claims.cancel_stranded()
     claims.finish_batches()
@@ -117,7 +118,6 @@ class Driver:
         self.clock = clock or SystemClock()
         self.deadline = self.clock.monotonic() + seconds
         self.limits = limits.current()  # read again every housekeeping turn
-        self.cap = self.limits.cap
         # The longest a call can take: name resolution and connecting (each bounded by the
         # connect timeout, see provider/transport.py), then the read timeout.
         connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
@@ -127,7 +127,8 @@ class Driver:
         self.poll_seconds = settings.STATUS_POLL_SECONDS
         self.client = client_factory()
         self.poll_client = client_factory()
-        self.pool = ThreadPoolExecutor(self.cap, thread_name_prefix="placeorder")
+        # Threads start lazily, never more than the calls in flight: room for a raised cap.
+        self.pool = ThreadPoolExecutor(controls.MAX_CONCURRENCY, thread_name_prefix="placeorder")
         self.poll_pool = ThreadPoolExecutor(2, thread_name_prefix="getimeis")
         self.sends = {}  # future -> (order, monotonic send time); forgotten once recorded
         self.held = set()  # finished sends whose recording failed: logged, retried
@@ -211,8 +212,9 @@ class Driver:
         claims.cancel_stranded()
         claims.finish_batches()
         limits.creep()
-        self.limits = limits.current()
+        self.apply_limits()
         self.save_health()
+        health.beat()
         return self.sends or self.polls or claims.work_remains()
 
     def keep_calls_alive(self):
@@ -230,11 +232,19 @@ class Driver:
             Dispatcher.row().update(**fields)
         self.succeeded, self.error = False, ""
 
+    def apply_limits(self):
+        """The limits in force (429s, the operator's live controls): read every turn."""
+        current = limits.current()
+        if current != self.limits:
+            log.info("Limits now: %s", current)
+            self.limits = current
+
     # -- sending -------------------------------------------------------------------------------
 
     def top_up(self, now):
         wanted = self.limits.concurrency - len(self.sends)
-        if self.stopped or wanted <= 0 or now < self.next_claim:
+        stopped = self.stopped or self.limits.sending_stopped
+        if stopped or wanted <= 0 or now < self.next_claim:
             return
         claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease)
         self.summary["claimed"] += len(claimed)
@@ -253,6 +263,7 @@ class Driver:
         else:
             reason = f"Unexpected error during the call; it may have been placed: {call.error!r}"
             self.record_unknown(order, reason, call.latency)
+        calllog.placeorder(order, call)
 
     def record_placed(self, order, placed, latency):
         self.succeeded = True
@@ -328,9 +339,11 @@ class Driver:
             Dispatcher.row().update(last_poll_at=timezone.now())
 
     def record_poll(self, orders_by_id, answer):
+        calllog.getimeis(orders_by_id, answer)
         if isinstance(answer, Exception):
             polling.record_failure(orders_by_id, answer)
         else:
+            self.succeeded = True  # the provider answered: reachable, even with no order sent
             polling.record_statuses(orders_by_id, answer)
 
     # -- the loop's plumbing -------------------------------------------------------------------

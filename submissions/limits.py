@@ -4,18 +4,19 @@ Their state lives on the Dispatcher row, by the database's clock, so it is one s
 driver: a successor starts from its predecessor's limit and bucket, and a halving by a
 draining driver holds for the one claiming meanwhile. Each change is a conditional UPDATE, so
 two drivers never halve or creep twice for one event. The engine reads `current()` every
-housekeeping turn; the claim applies it under the dispatcher lock.
+housekeeping turn; the claim applies it under the dispatcher lock. The cap and the rate are
+the operator's live controls where set (`controls.effective()`), else the settings.
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Now
 
 from orders.models import from_now
 
+from . import controls
 from .models import Dispatcher
 
 CREEP_SECONDS = 5  # after a halving or a creep, one more slot once this long passed quietly
@@ -24,17 +25,23 @@ BURST_SECONDS = 5  # the bucket holds this many seconds' worth of sends
 
 @dataclass(frozen=True)
 class Limits:
-    cap: int  # the configured in-flight cap (SUBMIT_CONCURRENCY)
+    cap: int  # the operator's in-flight cap (live control, else SUBMIT_CONCURRENCY)
     concurrency: int  # the in-flight cap now: lowered after 429s, creeping back to `cap`
     rate_per_minute: int  # sends a minute across all drivers; 0 = no limit
+    sending_stopped: bool = False  # the operator's "stop all sending" switch
 
 
 def current(row=None):
-    """The limits in force now, from the Dispatcher row (read it again each turn)."""
+    """The limits in force now, from the Dispatcher and Control rows (read them each turn).
+
+    A cap lowered by the operator applies at once; a raised one too, unless 429s lowered the
+    limit, which then creeps up to it.
+    """
     row = row or Dispatcher.get()
-    cap = settings.SUBMIT_CONCURRENCY
+    live = controls.effective()
+    cap = live.concurrency
     concurrency = max(1, min(row.effective_concurrency or cap, cap))
-    return Limits(cap, concurrency, settings.SUBMIT_RATE_PER_MINUTE)
+    return Limits(cap, concurrency, live.rate_per_minute, live.sending_stopped)
 
 
 def throttled(claimed_at):
@@ -43,7 +50,7 @@ def throttled(claimed_at):
     Only a call claimed after the last halving counts: the calls already in flight were sent
     under the old limit, and their 429s would otherwise halve it again and again.
     """
-    cap = settings.SUBMIT_CONCURRENCY
+    cap = controls.effective().concurrency
     since = Q(last_throttled_at__isnull=True) | Q(last_throttled_at__lt=claimed_at or Now())
     halved = Greatest(Value(1), Coalesce(F("effective_concurrency"), Value(cap)) / 2)
     changed = (
@@ -56,7 +63,7 @@ def throttled(claimed_at):
 
 def creep():
     """One more slot once CREEP_SECONDS passed since the last change; True when it grew."""
-    cap = settings.SUBMIT_CONCURRENCY
+    cap = controls.effective().concurrency
     quiet = Q(limit_changed_at__isnull=True) | Q(
         limit_changed_at__lte=from_now(-timedelta(seconds=CREEP_SECONDS))
     )

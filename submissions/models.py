@@ -6,7 +6,9 @@ transaction. The row also carries the driver's lease and the limits' shared stat
 lowered after 429s, the send-rate bucket): every driver reads them, so they survive handovers.
 """
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Dispatcher(models.Model):
@@ -30,6 +32,8 @@ class Dispatcher(models.Model):
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
+    # Written by the cluster (driver housekeeping, the every-minute tasks): /health/ reads it.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "dispatcher"
@@ -47,3 +51,89 @@ class Dispatcher(models.Model):
     def row(cls):
         """The dispatcher row as a queryset, for conditional UPDATEs and locks."""
         return cls.objects.filter(pk=cls.ROW_ID)
+
+
+class Control(models.Model):
+    """The operator's live sending controls: one row, read by every driver each few seconds.
+
+    Empty values mean "as configured" (SUBMIT_CONCURRENCY, SUBMIT_RATE_PER_MINUTE). Changed only
+    through `submissions.controls.change`, which records each change as a ControlChange.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    concurrency = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="placeorder calls in flight for the account; empty = SUBMIT_CONCURRENCY.",
+    )
+    rate_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="placeorder calls per minute; 0 = no limit; empty = SUBMIT_RATE_PER_MINUTE.",
+    )
+    sending_stopped = models.BooleanField(
+        "stop all sending",
+        default=False,
+        help_text="No new order is sent; calls already in flight finish and are recorded.",
+    )
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    ROW_ID = 1
+
+    class Meta:
+        verbose_name = "live control"
+        permissions = [("operate_sending", "Can change the live sending controls")]
+
+    def __str__(self):
+        return "Live sending controls"
+
+
+class ControlChange(models.Model):
+    """One change of a live control: who, when, from what to what."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    field = models.CharField(max_length=40)
+    old_value = models.CharField(max_length=40, blank=True)
+    new_value = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.field}: {self.old_value or 'default'} -> {self.new_value or 'default'}"
+
+
+class Alert(models.Model):
+    """One spell of a condition that needs a person: opened, then closed when it clears.
+
+    At most one open alert per condition (the partial unique constraint); each is mailed once
+    when it opens and once when it clears (`open_mailed_at`, `clear_mailed_at`).
+    """
+
+    key = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True, help_text="The latest evaluation's figures.")
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+    open_mailed_at = models.DateTimeField(null=True, blank=True)
+    clear_mailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["key"], condition=models.Q(closed_at=None), name="alert_one_open_per_key"
+            )
+        ]
+        indexes = [models.Index(fields=["closed_at", "opened_at"], name="alert_open_idx")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def is_open(self):
+        return self.closed_at is None

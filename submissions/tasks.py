@@ -1,6 +1,6 @@
 """django-q2 tasks: thin wrappers around the engine and the services."""
 
-from . import catalogue, engine, services
+from . import alerts, catalogue, engine, health, services
 
 
 def drive():
@@ -21,3 +21,9 @@ def sync_statuses():
 def refresh_catalogue():
     """Every hour (see the migration's Schedule): re-sync services older than six hours."""
     return catalogue.refresh_if_stale()
+
+
+def evaluate_alerts():
+    """Every minute (see the migration's Schedule): open, clear and mail the alerts."""
+    health.beat()
+    return alerts.evaluate()

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.provider",
     "tests.fixtures.cluster",
     "tests.fixtures.browser",
+    "tests.fixtures.smtp",
 ]
 
 _real_connect = socket.socket.connect

@@ -8,9 +8,10 @@ a rate or an in-flight cap, and an API key changed while it runs (`change_api_ke
 demos it also refuses a share of orders outright (`refuse_rate`: a provider error, nothing
 created, so the order fails and can be re-submitted) and rejects a share of placed ones when
 their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
-`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
-127.0.0.1 only and never echoes the API key. Its time (latency, order ages, the rate window)
-comes from `clock` (submissions.clock.SystemClock by default): tests pass one they advance.
+`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
+(`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
+the API key. Its time (latency, order ages, the rate window) comes from `clock`
+(submissions.clock.SystemClock by default): tests pass one they advance.
 """
 
 import json
@@ -140,6 +141,11 @@ class FakeFusion:
             self._recent, self._inflight, self._peak = deque(), 0, 0
             self._counts = Counter()
             self._charged = Decimal("0")
+
+    def reset_peak(self):
+        """Start measuring the peak of placeorders in flight again (after a limit change)."""
+        with self._lock:
+            self._peak = self._inflight
 
     # -- what a test can check -----------------------------------------------------------------
 
@@ -349,6 +355,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length).decode("utf-8", errors="replace")
         if self.path == "/_reset":
             fake.reset()
+            return self._send(200, "{}", "application/json")
+        if self.path == "/_reset_peak":
+            fake.reset_peak()
             return self._send(200, "{}", "application/json")
         if self.path.split("?")[0] != API_PATH:
             return self._send(404, "Not Found", "text/plain")

@@ -5,7 +5,6 @@ DISTINCT over the whole orders table, which grows by up to 30,000 rows a week.
 """
 
 import re
-from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
@@ -16,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orders.models import Batch, Order, Service
+from orders.stuck import parse_delivery_time, stuck_condition  # noqa: F401 (re-exported)
 
 from .display import short_service_title
 from .search import ImeiListFilter
@@ -24,24 +24,8 @@ RECENT_BATCHES = 15
 RECENT_ORDERS = 10_000
 VALUES_SECONDS = 60
 MAX_VALUES = 30
-STUCK_FALLBACK = timedelta(hours=1)
-UNITS = {"min": 60, "hour": 3600, "hr": 3600, "day": 86400, "week": 7 * 86400}
 # A hand-edited URL can carry any text: at most 18 digits still fits the database's integer.
 AN_ID = re.compile(r"\d{1,18}")
-
-
-def parse_delivery_time(text, fallback=STUCK_FALLBACK):
-    """The longest time a delivery-time text promises: "1-3 Days" -> 3 days.
-
-    "Instant-5 Minutes" -> 5 minutes, "24 Hours" -> 24 hours; `fallback` when no number and
-    unit can be read ("Instant", "", "Varies").
-    """
-    lowered = (text or "").lower()
-    numbers = [int(n) for n in re.findall(r"\d+", lowered)]
-    unit = next((seconds for word, seconds in UNITS.items() if word in lowered), None)
-    if not numbers or unit is None:
-        return fallback
-    return timedelta(seconds=max(numbers) * unit)
 
 
 class StuckFilter(admin.SimpleListFilter):
@@ -55,18 +39,6 @@ class StuckFilter(admin.SimpleListFilter):
         if self.value() != "yes":
             return queryset
         return queryset.filter(status__in=Order.OPEN_STATUSES).filter(stuck_condition())
-
-
-def stuck_condition(now=None):
-    """Q: created before now - 2 x its service's delivery time; one clause per distinct time."""
-    now = now or timezone.now()
-    by_limit = defaultdict(list)
-    for service_id, delivery_time in Service.objects.values_list("id", "delivery_time"):
-        by_limit[parse_delivery_time(delivery_time)].append(service_id)
-    condition = Q(pk__in=[])
-    for limit, ids in by_limit.items():
-        condition |= Q(service_id__in=ids, created_at__lt=now - 2 * limit)
-    return condition
 
 
 class HasErrorFilter(admin.SimpleListFilter):

@@ -10,13 +10,13 @@ from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Min, Sum
 from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
+from submissions import controls
 from submissions.models import Dispatcher
 
 Status = Order.Status
@@ -99,8 +99,8 @@ def latency_summary(sample):
 def dispatcher_limits():
     """(concurrency, rate per minute or None, dispatcher or None): read-only, never created."""
     dispatcher = Dispatcher.row().first()
-    concurrency = settings.SUBMIT_CONCURRENCY
-    rate = settings.SUBMIT_RATE_PER_MINUTE or None
+    live = controls.effective()  # the operator's live controls, else the settings
+    concurrency, rate = live.concurrency, live.rate_per_minute or None
     if dispatcher is not None:
         concurrency = dispatcher.effective_concurrency or concurrency
     return concurrency, rate, dispatcher
