@@ -5,4 +5,10 @@ nothing below imports it. `registry` registers the ModelAdmins when the admin au
 `monitoring` registers the live controls and the alerts.
 """
 
+from django.contrib import admin
+
 from . import monitoring, registry  # noqa: F401
+
+admin.site.site_header = "IMEI operations portal"
+admin.site.site_title = "IMEI portal"
+admin.site.index_title = "Today"
