@@ -17,10 +17,12 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from . import claims, lease, polling
+from . import claims, lease, polling, reconcile, refusals, shutdown
+from .breaker import CircuitBreaker, is_outage
 from .limits import AdaptiveConcurrency, TokenBucket
 from .models import Dispatcher
 from .provider import GsmFusionClient, ProviderError
+from .provider.client import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ MAX_BACKOFF_SECONDS = 300
 DATABASE_RETRY_SECONDS = 1  # after a database error, reconnect and carry on this much later
 DATABASE_ERRORS = (OperationalError, InterfaceError)
 AUTH_NOTE = "Provider rejected our credentials: {} — fix GSM_FUSION_* and resume."
+REFUSED = "account-wide refusal"
+OUTAGE_NOTE = "Not sent, provider unreachable (no attempt counted): {}"
 
 
 def drive(deadline_seconds=None, client_factory=None):
@@ -56,6 +60,7 @@ def ensure_driver():
     """The schedule's safety net: sweep dead leases, start a driver if work is left."""
     swept = claims.sweep_expired()
     claims.finish_batches()
+    reconcile.run_inline(GsmFusionClient.from_settings)
     started = not lease.is_live() and claims.work_remains()
     if started:
         enqueue_driver()
@@ -110,6 +115,9 @@ class Driver:
         self.succeeded = False
         self.error = ""
         self.summary = {"claimed": 0, "placed": 0, "retried": 0, "unknown": 0, "failed": 0}
+        self.breaker = CircuitBreaker()
+        self.refusals = refusals.RefusalWatch()
+        self.reconciler = reconcile.Reconciler()
 
     def run(self):
         """Send and poll until the deadline, hand over, then drain.
@@ -129,13 +137,17 @@ class Driver:
         recorded once the database is back (see `survive_database_errors`).
         """
         try:
-            while time.monotonic() < self.deadline and self.survive_database_errors(self.step):
+            while self.running() and self.survive_database_errors(self.step):
                 pass
             self.hand_over()
             self.drain()
         finally:
             self.close()
         return self.summary
+
+    def running(self):
+        """Before the deadline, and no SIGTERM (a deploy): then hand over and drain."""
+        return time.monotonic() < self.deadline and not shutdown.requested()
 
     def survive_database_errors(self, turn, *args):
         """Run one loop turn; on a database error reconnect after a pause and carry on.
@@ -161,6 +173,7 @@ class Driver:
         self.top_up(now)
         self.start_poll(now)
         self.wait_and_record(WAIT_SECONDS)
+        self.reconciler.record_if_done()
         return True
 
     def housekeeping(self):
@@ -174,6 +187,10 @@ class Driver:
         claims.sweep_expired()
         claims.finish_batches()
         self.limit.creep()
+        self.breaker.grow()
+        if self.stopped == REFUSED and refusals.resumed():
+            self.stopped, self.refusals = "", refusals.RefusalWatch()  # an operator resumed
+        self.reconciler.start(self.poll_pool, self.poll_client)
         self.save_health()
         return self.sends or self.polls or claims.work_remains()
 
@@ -192,10 +209,12 @@ class Driver:
 
     def top_up(self, now):
         wanted = self.bucket.available(self.limit.limit - len(self.sends))
+        wanted = self.breaker.allowed(wanted, len(self.sends))
         if self.stopped or wanted <= 0 or now < self.next_claim:
             return
         claimed = claims.claim(self.limit.limit, wanted, self.order_lease)
         self.bucket.take(len(claimed))
+        self.breaker.sent(len(claimed))
         self.summary["claimed"] += len(claimed)
         # Nothing due: look again a little later instead of locking the dispatcher each turn.
         self.next_claim = now + IDLE_CLAIM_SECONDS if len(claimed) < wanted else 0.0
@@ -205,6 +224,8 @@ class Driver:
 
     def record_call(self, order, sent_at, call):
         if call.placed is not None:
+            self.breaker.succeeded()
+            self.refusals.placed(sent_at)
             self.record_placed(order, call.placed, call.latency)
         elif isinstance(call.error, ProviderError):
             self.record_provider_error(order, sent_at, call.error, call.latency)
@@ -230,6 +251,11 @@ class Driver:
 
     def record_provider_error(self, order, sent_at, error, latency):
         self.error = f"{error.kind}: {error.message}"
+        if not is_outage(error):
+            self.breaker.other_answer()
+        elif self.breaker.failed(error, sent_at) and error.kind == ProviderError.TRANSIENT:
+            order.release(OUTAGE_NOTE.format(error.message))  # an outage spends no attempt
+            return
         if error.kind == ProviderError.DUPLICATE:
             order.mark_duplicate(error.raw or error.message, latency)
         elif error.kind == ProviderError.TRANSIENT:
@@ -238,8 +264,7 @@ class Driver:
             order.release(f"Not sent: {error.message}")
             self.stop_for_credentials(error.message)
         elif error.kind == ProviderError.PERMANENT:
-            order.mark_failed(error.message, latency)
-            self.summary["failed"] += 1
+            self.record_refusal(order, sent_at, error, latency)
         else:
             self.record_unknown(order, error.message, latency)
 
@@ -249,6 +274,22 @@ class Driver:
         delay = min(2**order.attempts, MAX_BACKOFF_SECONDS) + random.uniform(0, 1)
         order.mark_retry(error.message, timedelta(seconds=delay), latency)
         self.summary["retried"] += 1
+
+    def record_refusal(self, order, sent_at, error, latency):
+        """A provider refusal: this order's fault, or the account's (then stop sending)."""
+        text = error.message
+        if isinstance(error, InvalidRequest) or not (
+            self.stopped == REFUSED
+            and text == self.refusals.text
+            or self.refusals.refused(order.pk, text, sent_at)
+        ):
+            order.mark_failed(text, latency)
+            self.summary["failed"] += 1
+            return
+        order.release(refusals.REQUEUED.format(text))  # refused, so not charged
+        if self.stopped != REFUSED:
+            self.stopped, self.refusals.text = REFUSED, text
+            refusals.stop_sending(text)
 
     def record_unknown(self, order, reason, latency):
         order.mark_unknown(reason, latency)

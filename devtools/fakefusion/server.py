@@ -5,8 +5,12 @@ the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are 
 Rejected) and injects faults on demand: 502 before creating, a created order whose answer never
 comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
 a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`).
-`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged. It binds
-127.0.0.1 only and never echoes the API key.
+Account-wide faults for the unattended tests: `refuse_text` refuses every placeorder with that
+`<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up
+to that many ids between two of our orders, as other customers' orders do. Every fault switch
+can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
+attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged.
+It binds 127.0.0.1 only and never echoes the API key.
 """
 
 import json
@@ -36,6 +40,12 @@ DECLARATION = '<?phpxml version="1.0" encoding="utf-8"?>'
 FIRST_ORDER_ID = 15562209
 DEMO_API_KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"  # portal/settings.py's development default
 HOLD_LIMIT = 600  # seconds a "timed out" call holds its socket at most
+# What `POST /_faults` may switch at run time, and the type each takes (None switches off).
+FAULTS = {
+    "fail_rate": float, "timeout_rate": float, "garbage_rate": float, "rate_limit": int,
+    "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
+    "latency": float, "jitter": float,
+}  # fmt: skip
 
 
 @dataclass
@@ -72,6 +82,9 @@ class FakeFusion:
         seed=None,
         username=None,
         api_key=None,
+        refuse_text=None,
+        refuse_after=0,
+        id_gap=0,
     ):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("The fake provider binds 127.0.0.1 only")
@@ -80,6 +93,7 @@ class FakeFusion:
         self.fail_rate, self.timeout_rate = fail_rate, timeout_rate
         self.garbage_rate = garbage_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
+        self.refuse_text, self.refuse_after, self.id_gap = refuse_text, refuse_after, id_gap
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
         self.services = {row[0]: row for row in CATALOGUE}
@@ -117,6 +131,19 @@ class FakeFusion:
         with self._lock:
             self._api_key = api_key
 
+    def set_faults(self, faults):
+        """Switch faults at run time from a {name: value} mapping; returns what was set."""
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"Unknown fault switches: {', '.join(sorted(unknown))}")
+        changed = {
+            name: None if value is None else FAULTS[name](value) for name, value in faults.items()
+        }
+        with self._lock:
+            for name, value in changed.items():
+                setattr(self, name, value)
+        return changed
+
     def reset(self):
         with self._lock:
             self._orders, self._placed_keys = {}, set()
@@ -145,6 +172,7 @@ class FakeFusion:
                 "failed_502": self._counts["failed_502"],
                 "timed_out": self._counts["timed_out"],
                 "garbled": self._counts["garbled"],
+                "refused": self._counts["refused"],
             }
 
     def orders(self):
@@ -205,13 +233,21 @@ class FakeFusion:
                 return 502, "<html><body><h1>502 Bad Gateway</h1></body></html>"
             with self._lock:
                 self._reached.update(imeis)
-            error = self._auth_error(params)
+            error = self._auth_error(params) or self._refusal()
             if error:
                 return 200, error
             return self._create(imeis[-1] if imeis else "", _param(params, "networkId"))
         finally:
             with self._lock:
                 self._inflight -= 1
+
+    def _refusal(self):
+        """The account-wide refusal, once `refuse_after` orders exist: nothing is created."""
+        with self._lock:
+            refused = self.refuse_text and len(self._orders) >= (self.refuse_after or 0)
+            if refused:
+                self._counts["refused"] += 1
+        return _error(self.refuse_text) if refused else None
 
     def _enter_or_throttle(self):
         """Under the lock: count one more placeorder in flight, or say it is throttled."""
@@ -256,7 +292,8 @@ class FakeFusion:
     def _add_order(self, imei, service_id):
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         order = FakeOrder(self._next_id, imei, service_id, time.monotonic(), now)
-        self._next_id += 1
+        # Other customers' orders take the ids in between (getimeis answers nothing for them).
+        self._next_id += 1 + (self._random.randint(0, self.id_gap) if self.id_gap else 0)
         self._orders[order.id] = order
         self._placed_keys.add((self.username, service_id, imei))
         self._charged += Decimal(self.services[service_id][3])
@@ -330,6 +367,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_reset":
             fake.reset()
             return self._send(200, "{}", "application/json")
+        if self.path == "/_faults":
+            try:
+                changed = fake.set_faults(json.loads(body or "{}"))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return self._send(400, json.dumps({"error": str(exc)}), "application/json")
+            return self._send(200, json.dumps(changed), "application/json")
         if self.path.split("?")[0] != API_PATH:
             return self._send(404, "Not Found", "text/plain")
         status, answer = fake.answer(parse_qs(body, keep_blank_values=True))

@@ -64,6 +64,7 @@ def progress_display(progress):
         cost_expected=f"${progress['cost_expected']}",
         state=progress["state_label"],
         note=progress["note"],
+        provider=progress["provider"],
         updated_at=timezone.localtime(datetime.fromisoformat(progress["updated_at"])).strftime(
             "%H:%M:%S"
         ),
