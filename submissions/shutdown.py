@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,34 @@ def _parent_of(entry):
             return int(stat.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def still_running(pid, wait_seconds):
+    """Is `pid` still running after up to `wait_seconds`? (A zombie or a reaped one is not.)
+
+    Not `Process.is_alive()`: called from a signal handler, its waitpid can race with the
+    interrupted one that already reaped the child, and then wrongly says "alive".
+    """
+    end = time.monotonic() + wait_seconds
+    while _is_running(pid):
+        if time.monotonic() >= end:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _is_running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
 
 
 def signal_children(pid, signum=signal.SIGTERM):

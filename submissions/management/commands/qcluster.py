@@ -12,16 +12,24 @@ from django_q.management.commands import qcluster
 
 from submissions import shutdown
 
+SENTINEL_DEATH_SECONDS = 0.5  # a group-wide SIGTERM kills the sentinel at once
+
 
 class GracefulCluster(Cluster):
     def sig_handler(self, signum, frame):
         """Tell the workers first (a running driver drains), then stop as django-q does.
 
-        The stop event is set before the workers are signalled, so the sentinel does not
-        replace the idle workers that SIGTERM ends; the sentinel then waits for the driver.
+        When the whole process group got the signal (systemd), the sentinel is already dead
+        (django-q leaves it SIG_DFL): the workers got the signal too, and the stop event must
+        not be touched, since the sentinel may have died holding its lock (django-q's own
+        handler then hangs forever). When only this process got it (docker), the stop event
+        is set before the workers are signalled, so the sentinel does not replace the idle
+        workers the signal ends, and it then waits for the driver to drain and exit.
         """
         if self.stop_event is None or self.sentinel is None:
             return super().sig_handler(signum, frame)
+        if not shutdown.still_running(self.sentinel.pid, SENTINEL_DEATH_SECONDS):
+            return None  # the remaining workers finish on their own; nothing left to stop
         self.stop_event.set()
         shutdown.signal_children(self.sentinel.pid, signum)
         return super().sig_handler(signum, frame)
