@@ -94,7 +94,7 @@ def plan(limit=ORDERS_PER_PASS):
     """Windows to read this pass (at most RECONCILE_MAX_IDS ids); notes on the undecidable."""
     windows, budget = [], settings.RECONCILE_MAX_IDS
     unknown = Order.objects.filter(status=Order.Status.UNKNOWN).select_related("service")
-    for order in unknown.order_by("id")[:limit]:
+    for order in unknown.order_by("-id")[:limit]:  # the newest first: old undecidable ones wait
         window = window_of(order)
         if isinstance(window, str):
             note_unresolved(order, window)

@@ -3,13 +3,19 @@
 The same behaviours run end to end against a real qcluster in tests/test_unattended_cluster.py.
 """
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from submissions import breaker, engine, reconcile
+from submissions import breaker, engine, reconcile, shutdown
 from submissions.models import Breaker
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch, make_service
@@ -324,3 +330,51 @@ def test_a_window_too_wide_to_read_is_left_unknown_and_says_so(fake_client, thre
     lost.refresh_from_db()
     assert lost.status == Status.UNKNOWN
     assert "is wider than RECONCILE_MAX_IDS (100)" in lost.events.last().detail
+
+
+# -- graceful stop -------------------------------------------------------------------------------
+
+
+def test_sigterm_during_a_run_stops_claiming_and_records_every_call_in_flight(
+    db, enqueued, settings, monkeypatch
+):
+    monkeypatch.setattr(shutdown, "_requested", threading.Event())
+    settings.SUBMIT_CONCURRENCY = 4
+    batch = make_batch(orders=40)
+    client = ScriptedClient(delay=0.5)
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+
+    started = time.monotonic()
+    with shutdown.stop_on_sigterm():
+        summary = run(client, seconds=30)
+
+    assert time.monotonic() - started < 3
+    assert shutdown.requested()
+    assert summary["placed"] == sum(client.calls.values()) == 4  # only the first claim
+    counts = dict.fromkeys([Status.PENDING, Status.QUEUED], 0)
+    for status in batch.orders.values_list("status", flat=True):
+        counts[status] += 1
+    assert counts == {Status.PENDING: 4, Status.QUEUED: 36}
+    assert enqueued == ["drive"]  # the next cluster carries on
+    assert signal.getsignal(signal.SIGTERM) is not shutdown._on_sigterm  # handler restored
+
+
+PARENT = (
+    "import subprocess, sys, time; "
+    "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+    "print(c.pid, flush=True); c.wait(); time.sleep(30)"
+)
+
+
+def test_it_finds_a_processs_children_signals_them_and_sees_them_end():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+
+        assert shutdown.children_of(parent.pid) == [child]
+        assert shutdown.still_running(child, 0)
+        assert shutdown.signal_children(parent.pid) == 1
+        assert not shutdown.still_running(child, 5)  # reaped by its parent
+    finally:
+        parent.kill()
+        parent.wait()
