@@ -3,7 +3,8 @@
 Against the configured database (it must hold no orders), an in-process fake provider and a
 REAL `manage.py qcluster`, one batch of --orders orders:
 - outage: 502 on every placeorder for --outage seconds once 200 orders are placed;
-- refusal: "not enough funds" refusals once 300 orders exist; then top-up and resume;
+- refusal: "not enough funds" (or --refusal-text) refusals once 300 orders exist; then
+  top-up and resume;
 - sigterm / sigterm-main: SIGTERM to the cluster's whole group / its main process once 300
   are placed; time to exit, then a restart finishes the batch;
 - kill9: SIGKILL to the whole group once 300 are placed; a restart, leases lapse naturally,
@@ -43,6 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--outage", type=float, default=180.0, help="seconds of 502s")
         parser.add_argument("--latency", type=float, default=1.0, help="fake placeorder (s)")
         parser.add_argument("--concurrency", type=int, default=30)
+        parser.add_argument("--refusal-text", default=FUNDS, help="the refusal scenario's text")
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -85,7 +87,7 @@ class Command(BaseCommand):
         return report
 
     def drill_refusal(self):
-        self.fake.set_faults({"refuse_text": FUNDS, "refuse_after": 300})
+        self.fake.set_faults({"refuse_text": self.options["refusal_text"], "refuse_after": 300})
         self.wait(lambda: self.state() == Batch.State.PAUSED, 600, "the batch pauses")
         self.wait(lambda: not Order.objects.in_flight().exists(), 120, "calls in flight end")
         self.batch.refresh_from_db()
