@@ -387,6 +387,30 @@ class Order(models.Model):
             last_error=reason,
         )
 
+    def requeue_not_placed(self, reason):
+        """failed/unknown -> queued, attempts reset: the provider is known not to hold it.
+
+        For an account-wide refusal (nothing was created) and for an unknown order whose whole
+        id window was read without finding it (reconciliation): sending it is not a resend.
+        """
+        return self._move(
+            [self.Status.FAILED, self.Status.UNKNOWN],
+            self.Status.QUEUED,
+            detail=reason,
+            attempts=0,
+            next_attempt_at=None,
+            finished_at=None,
+            lease_expires_at=None,
+            last_error=reason,
+        )
+
+    def note_unresolved(self, note):
+        """An unknown order stays unknown: its timeline says why, once per distinct reason."""
+        last = self.events.order_by("-at", "-id").values_list("detail", flat=True).first()
+        if last == note:
+            return False
+        return self._move([self.Status.UNKNOWN], self.Status.UNKNOWN, detail=note)
+
     def apply_remote_status(self, remote_status, code, raw, parsed=None):
         """A getimeis answer for a placed order: record it when it moves the order on."""
         new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower())

@@ -77,12 +77,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "import_export",
-    "django_q",
     "axes",
     # The layers, bottom up: the domain, the engine (with its provider client), the staff UI.
     "orders",
     "submissions",
     "portal",
+    # After submissions, whose `qcluster` (a graceful SIGTERM) overrides django-q's.
+    "django_q",
 ]
 # The fake provider, the benchmark and the demo: development tools, off in production.
 DEV_TOOLS = env_bool("DEV_TOOLS", True)
@@ -319,3 +320,13 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "imei-portal@localhost")
+# Unattended operation (docs/architecture.md, "Unattended operation"). The circuit breaker opens
+# after BREAKER_THRESHOLD provider-wide failures in a row, then sends one probe after
+# BREAKER_FIRST_PROBE_SECONDS, doubling up to BREAKER_MAX_PROBE_SECONDS. Unknown orders are
+# looked for again every RECONCILE_SECONDS, over at most RECONCILE_MAX_IDS provider ids each.
+BREAKER_THRESHOLD = env_int("BREAKER_THRESHOLD", 5, minimum=1)
+BREAKER_FIRST_PROBE_SECONDS = env_int("BREAKER_FIRST_PROBE_SECONDS", 5, minimum=1)
+BREAKER_MAX_PROBE_SECONDS = env_int("BREAKER_MAX_PROBE_SECONDS", 60, minimum=1)
+REFUSAL_STREAK = env_int("REFUSAL_STREAK", 3, minimum=1)
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 60, minimum=1)
+RECONCILE_MAX_IDS = env_int("RECONCILE_MAX_IDS", 2000, minimum=100)

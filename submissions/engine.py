@@ -17,10 +17,23 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from . import calllog, claims, controls, health, lease, limits, polling
+from . import (
+    calllog,
+    claims,
+    controls,
+    health,
+    lease,
+    limits,
+    polling,
+    reconcile,
+    refusals,
+    shutdown,
+)
+from .breaker import CircuitBreaker, is_outage
 from .clock import SystemClock
 from .models import Dispatcher
 from .provider import GsmFusionClient, ProviderError
+from .provider.client import InvalidRequest
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +47,8 @@ RECORD_GRACE_SECONDS = 30  # after the drain, answers in hand are retried this m
 MAX_REMOTE_ID = 2**63 - 1  # the largest id the database stores (a signed 64-bit integer)
 LEFT_TO_THE_SWEEP = "Call still unanswered after draining, left to the sweep: order %s (IMEI %s)"
 AUTH_NOTE = "Provider rejected our credentials: {} — fix GSM_FUSION_* and resume."
+REFUSED = "account-wide refusal"
+OUTAGE_NOTE = "Not sent, provider unreachable (no attempt counted): {}"
 
 
 def drive(deadline_seconds=None, client_factory=None, clock=None):
@@ -60,6 +75,7 @@ def ensure_driver():
     swept = claims.sweep_expired()
     claims.cancel_stranded()
     claims.finish_batches()
+    reconcile.run_inline(GsmFusionClient.from_settings)
     started = not lease.is_live() and claims.work_remains()
     if started:
         enqueue_driver()
@@ -138,6 +154,9 @@ class Driver:
         self.succeeded = False
         self.error = ""
         self.summary = {"claimed": 0, "placed": 0, "retried": 0, "unknown": 0, "failed": 0}
+        self.breaker = CircuitBreaker(clock=self.clock.monotonic)
+        self.refusals = refusals.RefusalWatch()
+        self.reconciler = reconcile.Reconciler()
 
     def run(self):
         """Send and poll until the deadline, hand over, then drain.
@@ -158,13 +177,17 @@ class Driver:
         (see `survive`). Nothing between the loop and the drain can skip the drain.
         """
         try:
-            while self.clock.monotonic() < self.deadline and self.survive(self.step):
+            while self.running() and self.survive(self.step):
                 pass
             self.survive(self.hand_over)
             self.drain()
         finally:
             self.close()
         return self.summary
+
+    def running(self):
+        """Before the deadline, and no SIGTERM (a deploy): then hand over and drain."""
+        return self.clock.monotonic() < self.deadline and not shutdown.requested()
 
     def survive(self, turn, *args):
         """Run one turn; on any error reconnect after a pause and carry on (True).
@@ -197,6 +220,7 @@ class Driver:
             # Even when a statement above failed (a lock timeout: a stalled claimer holds the
             # dispatcher row), the answers in hand are recorded; the claim is retried next turn.
             self.wait_and_record(WAIT_SECONDS)
+        self.reconciler.record_if_done()
         return True
 
     def housekeeping(self):
@@ -213,6 +237,10 @@ class Driver:
         claims.finish_batches()
         limits.creep()
         self.apply_limits()
+        self.breaker.grow()
+        if self.stopped == REFUSED and refusals.resumed():
+            self.stopped, self.refusals = "", refusals.RefusalWatch()  # an operator resumed
+        self.reconciler.start(self.poll_pool, self.poll_client)
         self.save_health()
         health.beat()
         return self.sends or self.polls or claims.work_remains()
@@ -242,11 +270,12 @@ class Driver:
     # -- sending -------------------------------------------------------------------------------
 
     def top_up(self, now):
-        wanted = self.limits.concurrency - len(self.sends)
+        wanted = self.breaker.allowed(self.limits.concurrency - len(self.sends), len(self.sends))
         stopped = self.stopped or self.limits.sending_stopped
         if stopped or wanted <= 0 or now < self.next_claim:
             return
         claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease)
+        self.breaker.sent(len(claimed))
         self.summary["claimed"] += len(claimed)
         # Nothing due (or the send rate's bucket is empty): look again a little later instead
         # of locking the dispatcher each turn.
@@ -257,6 +286,8 @@ class Driver:
 
     def record_call(self, order, sent_at, call):
         if call.placed is not None:
+            self.breaker.succeeded()
+            self.refusals.placed(sent_at)
             self.record_placed(order, call.placed, call.latency)
         elif isinstance(call.error, ProviderError):
             self.record_provider_error(order, sent_at, call.error, call.latency)
@@ -293,6 +324,11 @@ class Driver:
         # `IMEI already exists!` is the provider's expected refusal, not a fault to flag.
         if error.kind != ProviderError.DUPLICATE:
             self.error = f"{error.kind}: {error.message}"
+        if not is_outage(error):
+            self.breaker.other_answer()
+        elif self.breaker.failed(error, sent_at) and error.kind == ProviderError.TRANSIENT:
+            order.release(OUTAGE_NOTE.format(error.message))  # an outage spends no attempt
+            return
         if error.kind == ProviderError.DUPLICATE:
             order.mark_duplicate(error.raw or error.message, latency)
         elif error.kind == ProviderError.TRANSIENT:
@@ -302,8 +338,7 @@ class Driver:
             if order.release(f"Not sent: {error.message}"):
                 self.stop_for_credentials(error.message)
         elif error.kind == ProviderError.PERMANENT:
-            order.mark_failed(error.message, latency)
-            self.summary["failed"] += 1
+            self.record_refusal(order, sent_at, error, latency)
         else:
             self.record_unknown(order, error.message, latency)
 
@@ -314,6 +349,23 @@ class Driver:
         delay = min(2**order.attempts, MAX_BACKOFF_SECONDS) + random.uniform(0, 1)
         order.mark_retry(error.message, timedelta(seconds=delay), latency)
         self.summary["retried"] += 1
+
+    def record_refusal(self, order, sent_at, error, latency):
+        """A provider refusal: this order's fault, or the account's (then stop sending)."""
+        text = error.message
+        if isinstance(error, InvalidRequest) or not (
+            self.stopped == REFUSED
+            and text == self.refusals.text
+            or self.refusals.refused(order.pk, text, sent_at)
+        ):
+            order.mark_failed(text, latency)
+            self.summary["failed"] += 1
+            return
+        # Refused, so not charged. A stale answer (its order re-claimed since) stops nothing.
+        released = order.release(refusals.REQUEUED.format(text))
+        if released and self.stopped != REFUSED:
+            self.stopped, self.refusals.text = REFUSED, text
+            refusals.stop_sending(text)
 
     def record_unknown(self, order, reason, latency):
         order.mark_unknown(reason, latency)

@@ -137,3 +137,35 @@ class Alert(models.Model):
     @property
     def is_open(self):
         return self.closed_at is None
+
+
+class Breaker(models.Model):
+    """The circuit breaker for provider-wide faults (see submissions/breaker.py): one row.
+
+    Closed while `opened_at` is empty. Kept in the database so that the next driver, the
+    batch page and the admin index all see the same state.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probe_seconds = models.PositiveIntegerField(default=0)
+    probes = models.PositiveIntegerField(default=0, help_text="Probe calls since it opened.")
+    reason = models.TextField(blank=True, help_text="The error that opened it.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    ROW_ID = 1
+
+    class Meta:
+        verbose_name = "provider circuit breaker"
+
+    def __str__(self):
+        return "Provider circuit breaker"
+
+    @classmethod
+    def get(cls):
+        return cls.objects.get_or_create(pk=cls.ROW_ID)[0]
+
+    @classmethod
+    def row(cls):
+        return cls.objects.filter(pk=cls.ROW_ID)

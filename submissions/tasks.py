@@ -1,11 +1,19 @@
 """django-q2 tasks: thin wrappers around the engine and the services."""
 
-from . import alerts, catalogue, engine, health, services
+from . import alerts, catalogue, engine, health, services, shutdown
 
 
 def drive():
-    """One bounded driver run (exits at once if another driver holds the lease)."""
-    return engine.drive()
+    """One bounded driver run (exits at once if another driver holds the lease).
+
+    A SIGTERM meanwhile (a deploy) ends it early with every call in flight recorded; the
+    worker process then exits instead of waiting for more tasks (submissions/shutdown.py).
+    """
+    with shutdown.stop_on_sigterm():
+        summary = engine.drive()
+    if shutdown.requested():
+        shutdown.exit_worker()
+    return summary
 
 
 def ensure_driver():

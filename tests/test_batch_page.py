@@ -231,8 +231,8 @@ def test_progress_json_costs_a_handful_of_queries(staff_client, db, django_asser
     set_status(batch, S.FAILED, 500, last_error="Invalid API Key!")
 
     # session, user, batch, counters, dispatcher, latencies, send rate, result rate, errors,
-    # and the live controls (the concurrency and rate in effect)
-    with django_assert_max_num_queries(10):
+    # the live controls (the concurrency and rate in effect) and the provider's circuit breaker
+    with django_assert_max_num_queries(11):
         response = staff_client.get(progress_url(batch))
 
     assert response.json()["counts"]["failed"] == 500

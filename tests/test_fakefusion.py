@@ -327,3 +327,36 @@ def test_the_command_serves_until_interrupted(monkeypatch, capsys):
     assert "Fake GSM Fusion on http://127.0.0.1:" in out
     assert "for user 'demo': placeorder 2±0.5 s, Completed after 60 s." in out
     assert KEY not in out
+
+
+def test_it_refuses_every_order_with_the_refusal_text_once_enough_exist(make_fake_provider):
+    fake = make_fake_provider(refuse_text="Not enough funds.", refuse_after=1)
+
+    first, second = place(fake, valid_imei(1)), place(fake, valid_imei(2))
+
+    assert "<status>Pending</status>" in first
+    assert second.endswith("<error>Not enough funds.</error>")
+    assert (fake.stats()["orders_created"], fake.stats()["refused"]) == (1, 1)
+
+
+def test_it_leaves_other_accounts_ids_between_ours_with_id_gap(make_fake_provider):
+    fake = make_fake_provider(id_gap=5, seed=3)
+
+    for n in range(20):
+        place(fake, valid_imei(n))
+
+    ids = sorted(o["id"] for o in fake.orders())
+    assert all(1 <= b - a <= 6 for a, b in zip(ids, ids[1:], strict=False))
+    assert any(b - a > 1 for a, b in zip(ids, ids[1:], strict=False))
+
+
+def test_its_faults_switch_at_run_time_over_http(fake_provider):
+    url = f"{fake_provider.base_url}/_faults"
+
+    on = requests.post(url, json={"fail_rate": 1, "refuse_text": "Suspended"})
+    refused = requests.post(url, json={"no_such_fault": 1})
+
+    assert (on.status_code, on.json()) == (200, {"fail_rate": 1.0, "refuse_text": "Suspended"})
+    assert "503 Service Unavailable" in place(fake_provider, valid_imei(1))
+    assert refused.status_code == 400
+    assert "no_such_fault" in refused.json()["error"]

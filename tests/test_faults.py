@@ -127,9 +127,11 @@ def test_503s_are_retried_with_backoff_and_nothing_is_placed_twice(
     qcluster, make_fake_provider, staff_client
 ):
     fake = make_fake_provider(fail_rate=1.0, complete_after=0.3)
-    qcluster(fake)
+    # Five 503s in a row open the circuit breaker (tests/test_unattended_cluster.py): then
+    # one probe a second, instead of retrying every order.
+    qcluster(fake, BREAKER_FIRST_PROBE_SECONDS=1, BREAKER_MAX_PROBE_SECONDS=1)
     batch = start_batch(30)
-    wait_for(lambda: fake.stats()["failed_503"] >= 15, 60, "the provider answers 503")
+    wait_for(lambda: fake.stats()["failed_503"] >= 10, 60, "the provider answers 503")
 
     during = progress(staff_client, batch)
     fake.fail_rate = 0.0

@@ -8,7 +8,11 @@ a rate or an in-flight cap, and an API key changed while it runs (`change_api_ke
 demos it also refuses a share of orders outright (`refuse_rate`: a provider error, nothing
 created, so the order fails and can be re-submitted) and rejects a share of placed ones when
 their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
-`GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
+Account-wide faults for the unattended tests: `refuse_text` refuses every placeorder with that
+`<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up
+to that many ids between two of our orders, as other customers' orders do. Every fault switch
+can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
+attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
 (`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
 the API key. Its time (latency, order ages, the rate window) comes from `clock`
 (submissions.clock.SystemClock by default): tests pass one they advance.
@@ -46,6 +50,12 @@ HOLD_LIMIT = 600  # seconds a "timed out" call holds its socket at most
 REFUSED = "Service temporarily unavailable for this IMEI, try again later"
 # The reason of an order it rejects (`reject_rate`), as the checker gives for a bad IMEI.
 REJECTED_CODE = "Invalid_IMEI"
+# What `POST /_faults` may switch at run time, and the type each takes (None switches off).
+FAULTS = {
+    "fail_rate": float, "timeout_rate": float, "garbage_rate": float, "rate_limit": int,
+    "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
+    "latency": float, "jitter": float, "refuse_rate": float, "reject_rate": float,
+}  # fmt: skip
 
 
 @dataclass
@@ -86,6 +96,9 @@ class FakeFusion:
         username=None,
         api_key=None,
         clock=None,
+        refuse_text=None,
+        refuse_after=0,
+        id_gap=0,
     ):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("The fake provider binds 127.0.0.1 only")
@@ -95,6 +108,7 @@ class FakeFusion:
         self.garbage_rate = garbage_rate
         self.refuse_rate, self.reject_rate = refuse_rate, reject_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
+        self.refuse_text, self.refuse_after, self.id_gap = refuse_text, refuse_after, id_gap
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
         self.clock = clock or SystemClock()
@@ -132,6 +146,19 @@ class FakeFusion:
         """The account's key is changed at the provider: calls with the old one are refused."""
         with self._lock:
             self._api_key = api_key
+
+    def set_faults(self, faults):
+        """Switch faults at run time from a {name: value} mapping; returns what was set."""
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"Unknown fault switches: {', '.join(sorted(unknown))}")
+        changed = {
+            name: None if value is None else FAULTS[name](value) for name, value in faults.items()
+        }
+        with self._lock:
+            for name, value in changed.items():
+                setattr(self, name, value)
+        return changed
 
     def reset(self):
         with self._lock:
@@ -227,13 +254,21 @@ class FakeFusion:
                 return 503, "<html><body><h1>503 Service Unavailable</h1></body></html>"
             with self._lock:
                 self._reached.update(imeis)
-            error = self._auth_error(params)
+            error = self._auth_error(params) or self._refusal()
             if error:
                 return 200, error
             return self._create(imeis[-1] if imeis else "", _param(params, "networkId"))
         finally:
             with self._lock:
                 self._inflight -= 1
+
+    def _refusal(self):
+        """The account-wide refusal, once `refuse_after` orders exist: nothing is created."""
+        with self._lock:
+            refused = self.refuse_text and len(self._orders) >= (self.refuse_after or 0)
+            if refused:
+                self._counts["refused"] += 1
+        return _error(self.refuse_text) if refused else None
 
     def _enter_or_throttle(self):
         """Under the lock: count one more placeorder in flight, or say it is throttled."""
@@ -282,7 +317,8 @@ class FakeFusion:
     def _add_order(self, imei, service_id):
         now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         order = FakeOrder(self._next_id, imei, service_id, self.clock.monotonic(), now)
-        self._next_id += 1
+        # Other customers' orders take the ids in between (getimeis answers nothing for them).
+        self._next_id += 1 + (self._random.randint(0, self.id_gap) if self.id_gap else 0)
         self._orders[order.id] = order
         self._placed_keys.add((self.username, service_id, imei))
         self._charged += Decimal(self.services[service_id][3])
@@ -359,6 +395,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_reset_peak":
             fake.reset_peak()
             return self._send(200, "{}", "application/json")
+        if self.path == "/_faults":
+            try:
+                changed = fake.set_faults(json.loads(body or "{}"))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return self._send(400, json.dumps({"error": str(exc)}), "application/json")
+            return self._send(200, json.dumps(changed), "application/json")
         if self.path.split("?")[0] != API_PATH:
             return self._send(404, "Not Found", "text/plain")
         status, answer = fake.answer(parse_qs(body, keep_blank_values=True))

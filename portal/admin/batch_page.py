@@ -100,6 +100,7 @@ def progress_display(progress):
         cost_expected=f"${progress['cost_expected']}",
         state=progress["state_label"],
         note=progress["note"],
+        provider=progress["provider"],
         updated_at=local_time(progress["updated_at"]),
     )
     return display

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
-from submissions import controls
+from submissions import breaker, controls
 from submissions.models import Dispatcher
 
 Status = Order.Status
@@ -268,6 +268,7 @@ def batch_progress(batch, now=None):
         "state": batch.state,
         "state_label": batch.get_state_display(),
         "note": batch.note,
+        "provider": breaker.state().describe(now),
         "sent_percent": percent(numbers["sent"], numbers["total"]),
         "final_percent": percent(numbers["final"], numbers["total"]),
         "throughput_per_minute": speed["send_rate"],
@@ -357,6 +358,7 @@ def provider_health(now=None):
     _, _, dispatcher = dispatcher_limits()
     return {
         "dispatcher": dispatcher,
+        "breaker": breaker.state().describe(now),
         "latency": latency_summary([ms for ms, _ in sample]),
         "calls": len(sample),
         "errors": errors,

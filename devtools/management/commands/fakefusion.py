@@ -56,6 +56,15 @@ class Command(BaseCommand):
         parser.add_argument("--rate-limit", type=int, help="429 beyond N placeorders a second")
         parser.add_argument("--max-inflight", type=int, help="429 beyond N concurrent placeorders")
         parser.add_argument("--seed", type=int, help="seed for latency and fault draws")
+        parser.add_argument(
+            "--refuse-text", help="refuse every placeorder with this <error> text (no charge)"
+        )
+        parser.add_argument(
+            "--refuse-after", type=int, default=0, help="refuse only once N orders exist"
+        )
+        parser.add_argument(
+            "--id-gap", type=int, default=0, help="up to N other accounts' ids between ours"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -73,6 +82,9 @@ class Command(BaseCommand):
                 rate_limit=options["rate_limit"],
                 max_inflight=options["max_inflight"],
                 seed=options["seed"],
+                refuse_text=options["refuse_text"],
+                refuse_after=options["refuse_after"],
+                id_gap=options["id_gap"],
                 username=settings.GSM_FUSION_USERNAME,
                 api_key=settings.GSM_FUSION_API_KEY,
             )
@@ -81,7 +93,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Fake GSM Fusion on {fake.base_url} for user {fake.username!r}: placeorder "
             f"{fake.latency:g}±{fake.jitter:g} s, Completed after {fake.complete_after:g} s. "
-            f"Stats at {fake.base_url}/_stats. Ctrl-C stops."
+            f"Stats at {fake.base_url}/_stats; faults switch with POST {fake.base_url}/_faults. "
+            "Ctrl-C stops."
         )
         try:
             fake.serve_forever()

@@ -1,0 +1,216 @@
+"""Unknown orders found again, read-only: `getimeis` over each one's window of provider ids.
+
+The provider has no lookup by IMEI, and re-sending answers `IMEI already exists!`. But its order
+ids increase (other customers' orders take ids in between), so an order created by a call of
+ours lies strictly between
+- LOW: the highest id answered to us before that call was sent, and
+- HIGH: the lowest id of an order of ours whose call was sent after that call ended (the moment
+  the order became unknown, plus MARGIN for a provider still finishing it).
+Reading every id of that window (100 a call) and matching IMEI and service decides it: found ->
+`pending` with its id (its result then comes by polling); the whole window read and no order
+for the IMEI -> never created -> `queued` again, sent normally. Nothing is ever re-sent to find
+out. An order stays unknown, with a note saying why, when there is no HIGH yet, no LOW, or the
+window is wider than RECONCILE_MAX_IDS.
+
+The driver plans on its main thread, reads on its poll executor and records on its main thread
+(`Reconciler`); the every-minute `ensure_driver` task runs it inline (`run_inline`).
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Min
+
+from orders.models import Batch, Order, OrderEvent
+
+from .provider.client import MAX_IDS_PER_CALL
+
+log = logging.getLogger(__name__)
+
+MARGIN = timedelta(seconds=2)  # a call "ended" this long after its order became unknown
+ORDERS_PER_PASS = 50
+LATER_SENDS = 200  # sends after the end looked at for HIGH
+FOUND = "Found again by reading provider ids {}–{} (getimeis), matched on IMEI and service: {}"
+ABSENT = (
+    "Never created: provider ids {}–{} were all read (getimeis) and none is for this IMEI "
+    "and service; sending it normally."
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    order: Order
+    low: int  # exclusive
+    high: int  # exclusive
+
+    @property
+    def ids(self):
+        return range(self.low + 1, self.high)
+
+    def describe(self):
+        return self.low + 1, self.high - 1
+
+
+def last_event(order, to_status):
+    """The order's latest move into `to_status` (notes that it is still unknown excluded)."""
+    events = OrderEvent.objects.filter(order=order, to_status=to_status)
+    return events.exclude(from_status=to_status).order_by("-at", "-id").first()
+
+
+def window_of(order):
+    """The order's Window, or the reason (text) it cannot be decided yet."""
+    sent = last_event(order, Order.Status.SUBMITTING)
+    lost = last_event(order, Order.Status.UNKNOWN)
+    if sent is None or lost is None:
+        return "no record of its call"
+    low = (
+        Order.objects.filter(remote_id__isnull=False, submitted_at__lt=sent.at)
+        .exclude(pk=order.pk)
+        .order_by("-remote_id")
+        .values_list("remote_id", flat=True)
+        .first()
+    )
+    if low is None:
+        return "no order was placed before it was sent, so its id window has no lower end"
+    later = OrderEvent.objects.filter(to_status=Order.Status.SUBMITTING, at__gt=lost.at + MARGIN)
+    later_ids = list(later.order_by("at").values_list("order_id", flat=True)[:LATER_SENDS])
+    high = Order.objects.filter(pk__in=later_ids, remote_id__isnull=False).aggregate(
+        high=Min("remote_id")
+    )["high"]
+    if high is None:
+        return "no order sent after it has been placed yet (upper end of its id window)"
+    if high - low - 1 > settings.RECONCILE_MAX_IDS:
+        return (
+            f"its window of provider ids {low + 1}–{high - 1} is wider than "
+            f"RECONCILE_MAX_IDS ({settings.RECONCILE_MAX_IDS}); check the provider's panel"
+        )
+    return Window(order, low, high)
+
+
+def plan(limit=ORDERS_PER_PASS):
+    """Windows to read this pass (at most RECONCILE_MAX_IDS ids); notes on the undecidable."""
+    windows, budget = [], settings.RECONCILE_MAX_IDS
+    unknown = Order.objects.filter(status=Order.Status.UNKNOWN).select_related("service")
+    for order in unknown.order_by("-id")[:limit]:  # the newest first: old undecidable ones wait
+        window = window_of(order)
+        if isinstance(window, str):
+            note_unresolved(order, window)
+        elif len(window.ids) <= budget:
+            windows.append(window)
+            budget -= len(window.ids)
+    return windows
+
+
+def note_unresolved(order, why):
+    order.note_unresolved(f"Still unknown after looking for it again: {why}.")
+
+
+def read(client, windows):
+    """Runs in a pool thread (no database): every id of the windows, 100 a call.
+
+    Returns ({remote_id: RemoteOrder}, ids read); a failed call leaves its ids unread.
+    """
+    ids = sorted({i for window in windows for i in window.ids})
+    found, done = {}, set()
+    for start in range(0, len(ids), MAX_IDS_PER_CALL):
+        chunk = ids[start : start + MAX_IDS_PER_CALL]
+        try:
+            remotes = client.order_statuses(chunk)
+        except Exception as exc:  # a read failed: those windows wait for the next pass
+            log.warning("Reconciliation: getimeis for %d ids failed: %s", len(chunk), exc)
+            continue
+        found.update((remote.remote_id, remote) for remote in remotes)
+        done.update(chunk)
+    return found, done
+
+
+def record(windows, answer):
+    """Decide each fully read window; returns (found, requeued)."""
+    found_by_id, done = answer
+    found = requeued = 0
+    for window in windows:
+        if not done.issuperset(window.ids):
+            continue
+        outcome = decide(window, [found_by_id[i] for i in window.ids if i in found_by_id])
+        found += outcome == "found"
+        requeued += outcome == "absent"
+    if found or requeued:
+        log.warning("Reconciliation: %d unknown orders found, %d never created", found, requeued)
+    return found, requeued
+
+
+def decide(window, remotes):
+    order = window.order
+    same_imei = [r for r in remotes if r.imei == order.imei]
+    matches = [r for r in same_imei if r.package == order.service.title]
+    if len(matches) == 1 and len(same_imei) == 1:
+        return mark_found(window, matches[0])
+    if same_imei:
+        note_unresolved(order, "an order for this IMEI in its id window does not match its service")
+        return "undecided"
+    if order.requeue_not_placed(ABSENT.format(*window.describe())):
+        reopen_batch(order)
+        return "absent"
+    return "undecided"
+
+
+def mark_found(window, remote):
+    order = window.order
+    if Order.objects.filter(remote_id=remote.remote_id).exists():
+        note_unresolved(order, f"provider order {remote.remote_id} is already recorded")
+        return "undecided"
+    detail = FOUND.format(*window.describe(), remote.raw)
+    # As placed and Pending: polling then brings its status and result as for any order.
+    if order.mark_placed(remote.remote_id, "Pending", detail):
+        reopen_batch(order)
+        return "found"
+    return "undecided"
+
+
+def reopen_batch(order):
+    """A done batch runs again for an order found or re-queued; a cancelled one cancels it."""
+    batch = Batch.objects.get(pk=order.batch_id)
+    if batch.state == Batch.State.DONE:
+        batch.resume()
+    elif batch.state == Batch.State.CANCELLED and order.status == Order.Status.QUEUED:
+        order.cancel()
+
+
+class Reconciler:
+    """One reconciliation pass every RECONCILE_SECONDS inside the driver."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.next_run = clock()
+        self.future = None
+        self.windows = None
+
+    def start(self, pool, client):
+        if self.future is not None or self.clock() < self.next_run:
+            return
+        self.next_run = self.clock() + settings.RECONCILE_SECONDS
+        windows = plan()
+        if windows:
+            self.windows, self.future = windows, pool.submit(read, client, windows)
+
+    def record_if_done(self):
+        if self.future is None or not self.future.done():
+            return
+        windows, future = self.windows, self.future
+        self.windows = self.future = None
+        record(windows, future.result())
+
+
+def run_inline(client_factory):
+    """One pass now, in the caller's thread (the `ensure_driver` task)."""
+    windows = plan()
+    if not windows:
+        return 0, 0
+    client = client_factory()
+    try:
+        return record(windows, read(client, windows))
+    finally:
+        client.close()
