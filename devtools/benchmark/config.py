@@ -61,10 +61,8 @@ class Config:
         values = dict(PRESETS.get(options.get("preset") or "", {}))
         values["preset"] = options.get("preset") or ""
         names = {f.name for f in fields(cls)}
-        # A flag left off (False) keeps the preset's value.
-        values.update(
-            {k: v for k, v in options.items() if k in names and v not in (None, "", False)}
-        )
+        # A flag left off (False) keeps the preset's value; a number 0 is a value (0 == False).
+        values.update({k: v for k, v in options.items() if k in names and not left_off(v)})
         return cls(**values)
 
     def to_json(self):
@@ -80,6 +78,10 @@ TARGETS = {
     "pages.changelist_ms": ("<=", 300.0, "ms"),
     "cost.peak_rss_mib": ("<=", 1024.0, "MiB"),
 }
+
+
+def left_off(value):
+    return value is None or value is False or value == ""
 
 
 def meets(value, op, target):

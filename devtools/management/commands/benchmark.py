@@ -58,6 +58,8 @@ class Command(BaseCommand):
             recreate_postgres(config.database)
         env = {**os.environ, CHILD_VARIABLE: json.dumps(config.to_json())}
         env["DATABASE_URL"] = config.database
+        # Pages are timed from the source tree, without `collectstatic`'s manifest.
+        env.setdefault("STATIC_HASHED", "0")
         env.pop("REDIS_URL", None)
         if config.redis:
             env["REDIS_URL"] = config.redis
