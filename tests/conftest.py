@@ -11,6 +11,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.factories",
     "tests.fixtures.clock",
+    "tests.fixtures.engine",
     "tests.fixtures.provider",
     "tests.fixtures.cluster",
     "tests.fixtures.browser",

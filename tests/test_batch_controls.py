@@ -1,21 +1,12 @@
 """Pausing, resuming and cancelling batches, and "Sync status now"."""
 
-import pytest
 from django.urls import reverse
 
 from orders.models import Batch, Order
-from submissions import engine, services
+from submissions import services
 from tests.fixtures.factories import make_batch, make_order
 
 CHANGELIST = "admin:orders_batch_changelist"
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    monkeypatch.setattr(services, "_enqueue_sync", lambda: calls.append("sync"))
-    return calls
 
 
 def post_action(client, action, batches, **extra):

@@ -2,23 +2,13 @@
 
 from decimal import Decimal
 
-import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 
 from orders.models import Batch, Order
-from submissions import engine, services
 from tests.fixtures.factories import make_batch, make_order, valid_imei
 
 S = Order.Status
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    monkeypatch.setattr(services, "_enqueue_sync", lambda: calls.append("sync"))
-    return calls
 
 
 def page(client, batch):

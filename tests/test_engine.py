@@ -75,16 +75,6 @@ class ScriptedClient:
         pass
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Successor drivers the engine would start (no broker in unit tests)."""
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
-    return calls
-
-
 def run(client, seconds=1.0):
     """One driver run of `seconds` on the client's clock: virtual time, no sleeping."""
     clock = getattr(client, "clock", None) or ManualClock()

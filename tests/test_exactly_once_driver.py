@@ -26,15 +26,6 @@ def order(db):
     return make_order(batch=make_batch(state=Batch.State.RUNNING))
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
-    return calls
-
-
 def placed(order, remote_id=15562210):
     raw = f"<result><imeis><id>{remote_id}</id></imeis></result>"
     return engine.Call(placed=PlacedOrder(remote_id, order.imei, "Pending", raw), latency=1.0)

@@ -29,16 +29,6 @@ CHARGED_ONCE = (
 )
 
 
-@pytest.fixture
-def enqueued(monkeypatch):
-    """Successor drivers the engine would start (no broker here); fast housekeeping."""
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
-    return calls
-
-
 def send(order):
     """Claim one order for a call, as the driver does; returns the claimed copy."""
     (claimed,) = Order.claim([order.pk], LEASE)

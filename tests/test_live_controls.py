@@ -16,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def enqueued(monkeypatch):
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
-
-
-@pytest.fixture
 def operator(django_user_model):
     user = django_user_model.objects.create_user("op", password="op-pass-123", is_staff=True)
     user.user_permissions.add(

@@ -7,17 +7,10 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from orders.models import Batch, Order
-from submissions import engine, services
+from submissions import services
 from tests.fixtures.factories import make_batch, make_order
 
 CHANGELIST = "admin:orders_order_changelist"
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    return calls
 
 
 @pytest.fixture

@@ -28,15 +28,11 @@ SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
-def enqueued(monkeypatch, settings):
-    """One call at a time, quick housekeeping, no broker."""
-    calls = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: calls.append("drive"))
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
+def enqueued(enqueued, settings):
+    """One call at a time and a breaker that opens after three failures."""
     settings.SUBMIT_CONCURRENCY = 1
     settings.BREAKER_THRESHOLD = 3
-    return calls
+    return enqueued
 
 
 def scripted(batch, answer, times=5):
