@@ -2,10 +2,12 @@
 
 Only the main thread touches the database. A ThreadPoolExecutor does the placeorder calls
 (one slot per call, so a slow call holds only its own slot) and a second, small one does the
-getimeis calls; their results come back as futures and are recorded here, each in its own
-transaction, as soon as they finish. See docs/architecture.md.
+getimeis calls; their results come back as futures and are recorded here as soon as they
+finish, those of one loop turn in one transaction. See
+docs/architecture.md.
 """
 
+import copy
 import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,7 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from . import claims, lease, limits, polling
@@ -351,26 +353,59 @@ class Driver:
             del self.polls[polled]
 
     def record_sends(self, futures):
-        """Record finished calls; a call is forgotten only once its answer is recorded.
+        """Record finished calls, all in one transaction; forget a call once it is committed.
 
-        An answer that cannot be recorded is logged in full and held: retried at each
-        housekeeping turn (the transitions are conditional UPDATEs, so a repeat of one whose
-        commit outlived the error changes nothing). A database error stops this round (the
-        connection is gone for all); any other error is this answer's alone.
+        One commit for every answer of a loop turn instead of one each: on PostgreSQL a commit
+        waits for its WAL flush, and a commit per answer kept the freed slots waiting. An
+        error of one answer's own (not a database error) holds that answer alone (see
+        `record_one`). A database error, or a failed commit, holds every answer of the
+        group: each is logged in full and retried on its own at the next housekeeping turn
+        (the transitions are conditional UPDATEs under the claim token, so a repeat of one
+        whose commit outlived the error changes nothing). Nothing of a failed group is kept:
+        the answers were recorded on copies of the orders, and the driver's counters and
+        state are put back as they were.
         """
-        for future in futures:
-            order, sent_at = self.sends[future]
-            call = future.result()
-            try:
-                self.record_call(order, sent_at, call)
-            except DatabaseError as exc:
+        if not futures:
+            return
+        before = self.state()
+        try:
+            with transaction.atomic():
+                recorded = [future for future in futures if self.record_one(future)]
+        except Exception as exc:
+            self.restore(before)
+            for future in futures:
                 self.hold(future, exc)
-                raise
-            except Exception as exc:
-                self.hold(future, exc)
-                continue
+            raise
+        for future in recorded:
             del self.sends[future]
             self.held.discard(future)
+
+    def record_one(self, future):
+        """Record one answer in the group's transaction; False if held for an error of its own.
+
+        Each transition is a savepoint of the group, so an error inside one writes nothing;
+        one between two transitions leaves the first, which a retry then finds done (the old
+        per-answer transactions were no different).
+        """
+        order, sent_at = self.sends[future]
+        try:
+            # A copy: the transitions update the object they move, and a group rolled back
+            # after this answer must retry it from the order as it was sent.
+            self.record_call(copy.copy(order), sent_at, future.result())
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            self.hold(future, exc)
+            return False
+        return True
+
+    def state(self):
+        """What recording answers changes on the driver, to put back if their group fails."""
+        return dict(self.summary), self.stopped, self.limits, self.succeeded, self.error
+
+    def restore(self, state):
+        summary, self.stopped, self.limits, self.succeeded, self.error = state
+        self.summary = dict(summary)
 
     def hold(self, future, exc):
         if future not in self.held:
@@ -379,7 +414,9 @@ class Driver:
             log.error("Answer kept until it can be recorded (%s): %s", exc, answer)
 
     def record_held(self):
-        self.record_sends(list(self.held))
+        """Retry the held answers one at a time: one that keeps failing holds up no other."""
+        for future in list(self.held):
+            self.record_sends([future])
 
     def hand_over(self):
         # Released first, then checked: a batch committed after the check kicks a driver

@@ -1,0 +1,131 @@
+"""Issue 12: the answers of one loop turn are committed together, and a failed group loses none.
+
+These tests need real commits (`transactional_db`): a failed COMMIT is what they reproduce.
+"""
+
+from concurrent.futures import Future
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connections
+
+from orders.models import Batch, Order, OrderEvent
+from tests.fixtures.factories import make_batch, make_order
+from tests.test_exactly_once_driver import new_driver, placed
+
+LEASE = timedelta(minutes=1)
+FIRST_ID = 15562210
+
+
+@pytest.fixture
+def sent(transactional_db):
+    """Three orders claimed together, as one driver sent them."""
+    batch = make_batch(state=Batch.State.RUNNING)
+    claimed = Order.claim([make_order(batch=batch).pk for _ in range(3)], LEASE)
+    return sorted(claimed, key=lambda order: order.pk)
+
+
+def answered(driver, orders):
+    """Each order's call finished with a placed answer, in the driver's hands."""
+    futures = []
+    for n, order in enumerate(orders):
+        future = Future()
+        future.set_result(placed(order, FIRST_ID + n))
+        driver.sends[future] = (order, 0.0)
+        futures.append(future)
+    return futures
+
+
+def fail_first_commit(monkeypatch):
+    wrapper = connections["default"]
+    original = wrapper.commit
+    failed = []
+
+    def commit():
+        if not failed:
+            failed.append(1)
+            raise OperationalError("could not flush the write-ahead log")
+        original()
+
+    monkeypatch.setattr(wrapper, "commit", commit)
+
+
+def recorded(orders):
+    ids = [order.pk for order in orders]
+    rows = Order.objects.filter(pk__in=ids).order_by("pk").values_list("status", "remote_id")
+    placed_events = OrderEvent.objects.filter(order__in=ids, to_status=Order.Status.PENDING)
+    return list(rows), placed_events.count()
+
+
+def test_a_group_whose_commit_fails_is_held_whole_and_each_answer_recorded_later(
+    sent, monkeypatch, caplog
+):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    fail_first_commit(monkeypatch)
+
+    with pytest.raises(OperationalError):
+        driver.record_sends(futures)
+
+    assert recorded(sent) == ([(Order.Status.SUBMITTING, None)] * 3, 0)
+    assert (driver.held, driver.summary["placed"]) == (set(futures), 0)
+    assert caplog.text.count("Answer kept until it can be recorded (could not flush") == 3
+
+    driver.record_held()
+
+    pending = [(Order.Status.PENDING, FIRST_ID + n) for n in range(3)]
+    assert recorded(sent) == (pending, 3)
+    assert (driver.sends, driver.held, driver.summary["placed"]) == ({}, set(), 3)
+
+
+def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
+    sent, monkeypatch, caplog
+):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    original = Order.mark_placed
+    broken = sent[1].pk
+
+    def mark_placed(self, *args, **kwargs):
+        if self.pk == broken:
+            raise RuntimeError("a bug in recording this one")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Order, "mark_placed", mark_placed)
+
+    driver.record_sends(futures)
+
+    first, third = (Order.Status.PENDING, FIRST_ID), (Order.Status.PENDING, FIRST_ID + 2)
+    assert recorded(sent) == ([first, (Order.Status.SUBMITTING, None), third], 2)
+    assert (list(driver.sends), driver.held) == ([futures[1]], {futures[1]})
+    monkeypatch.setattr(Order, "mark_placed", original)
+
+    driver.record_held()
+
+    assert recorded(sent) == ([(Order.Status.PENDING, FIRST_ID + n) for n in range(3)], 3)
+    assert (driver.sends, driver.summary["placed"]) == ({}, 3)
+
+
+def test_a_driver_commits_the_answers_of_a_turn_together(sent, monkeypatch):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    commits = []
+    wrapper = connections["default"]
+    original = wrapper.commit
+    monkeypatch.setattr(wrapper, "commit", lambda: commits.append(1) or original())
+
+    driver.record_sends(futures)
+
+    assert (recorded(sent)[1], len(commits)) == (3, 1)
+
+
+def test_a_failed_group_puts_back_the_drivers_counters_and_stop_reason(sent, monkeypatch):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    fail_first_commit(monkeypatch)
+    driver.summary["placed"], driver.stopped = 5, ""
+
+    with pytest.raises(OperationalError):
+        driver.record_sends(futures)
+
+    assert (driver.summary["placed"], driver.stopped, driver.succeeded) == (5, "", False)
