@@ -16,8 +16,10 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.utils import timezone
+
+from orders.models import transitions_in_bulk
 
 from . import claims, lease, limits, polling
 from .clock import SystemClock
@@ -369,7 +371,7 @@ class Driver:
             return
         before = self.state()
         try:
-            with transaction.atomic():
+            with transitions_in_bulk():
                 recorded = [future for future in futures if self.record_one(future)]
         except Exception as exc:
             self.restore(before)
@@ -383,9 +385,9 @@ class Driver:
     def record_one(self, future):
         """Record one answer in the group's transaction; False if held for an error of its own.
 
-        Each transition is a savepoint of the group, so an error inside one writes nothing;
-        one between two transitions leaves the first, which a retry then finds done (the old
-        per-answer transactions were no different).
+        Such an error (not a database one) between two transitions of an answer leaves the
+        first in the group, which a retry then finds done: the old per-answer transactions
+        were no different.
         """
         order, sent_at = self.sends[future]
         try:

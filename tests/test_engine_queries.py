@@ -45,6 +45,7 @@ def test_queries_per_order_stay_flat_as_the_batch_grows(db, drive_batch):
     large = drive_batch(50)
 
     per_extra_order = (large - small) / 40
+    print("QQ", small, large, per_extra_order)
     assert per_extra_order <= QUERIES_PER_ORDER, (small, large)
     assert large / 50 <= small / 10
 
@@ -54,5 +55,6 @@ def test_queries_per_order_stay_flat_when_orders_are_claimed_a_few_at_a_time(db,
     large = drive_batch(50, concurrency=10)
 
     per_extra_order = (large - small) / 40
+    print("QQ", small, large, per_extra_order)
     assert per_extra_order <= QUERIES_PER_ORDER_IN_SMALL_CLAIMS, (small, large)
     assert large / 50 <= small / 10
