@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from orders.models import transitions_in_bulk
+from orders.models import Order, transitions_in_bulk
 
 from . import claims, lease, limits, polling
 from .clock import SystemClock
@@ -97,6 +97,15 @@ def describe(order, call):
     else:
         answer = f"{call.error!r}"
     return f"order {order.pk} (IMEI {order.imei}, claim {order.claim_token}) {answer}"
+
+
+def storable_id(placed):
+    return 0 <= placed.remote_id <= MAX_REMOTE_ID
+
+
+def storable(call):
+    """A placed answer whose id the database can store: recorded with its group's others."""
+    return call.placed is not None and storable_id(call.placed)
 
 
 def log_late_answer(order, future):
@@ -258,9 +267,23 @@ class Driver:
             reason = f"Unexpected error during the call; it may have been placed: {call.error!r}"
             self.record_unknown(order, reason, call.latency)
 
-    def record_placed(self, order, placed, latency):
+    def record_placed_group(self, futures):
+        """The placed answers of a group: one UPDATE for all (see Order.mark_placed_in_bulk)."""
+        if not futures:
+            return
         self.succeeded = True
-        if not 0 <= placed.remote_id <= MAX_REMOTE_ID:
+        orders = {future: copy.copy(self.sends[future][0]) for future in futures}
+        answers = [(orders[f], f.result().placed, f.result().latency) for f in futures]
+        moved = Order.mark_placed_in_bulk(answers)
+        self.summary["placed"] += len(moved)
+        for order, placed, _ in answers:
+            if order.pk not in moved:
+                self.placed_elsewhere(order, placed)
+
+    def record_placed(self, order, placed, latency):
+        """One placed answer (a group records its storable ones together, see above)."""
+        self.succeeded = True
+        if not storable_id(placed):
             reason = (
                 f"Placed as {placed.remote_id}, an id beyond what the database stores: "
                 f"record it by hand. The provider's answer: {placed.raw}"
@@ -271,6 +294,10 @@ class Driver:
         if order.mark_placed(placed.remote_id, placed.status, placed.raw, latency):
             self.summary["placed"] += 1
             return
+        self.placed_elsewhere(order, placed)
+
+    def placed_elsewhere(self, order, placed):
+        """A placed answer its order no longer waits for: recorded already, or to do by hand."""
         order.refresh_from_db(fields=["status", "remote_id"])
         if order.remote_id == placed.remote_id:
             return  # recorded already, by a turn whose commit outlived a database error
@@ -370,9 +397,13 @@ class Driver:
         if not futures:
             return
         before = self.state()
+        placed = [future for future in futures if storable(future.result())]
+        others = [future for future in futures if future not in placed]
         try:
             with transitions_in_bulk():
-                recorded = [future for future in futures if self.record_one(future)]
+                recorded = [future for future in others if self.record_one(future)]
+                self.record_placed_group(placed)
+                recorded += placed
         except Exception as exc:
             self.restore(before)
             for future in futures:

@@ -11,7 +11,7 @@ from django.db import OperationalError, connections
 
 from orders.models import Batch, Order, OrderEvent
 from tests.fixtures.factories import make_batch, make_order
-from tests.test_exactly_once_driver import new_driver, placed
+from tests.test_exactly_once_driver import failed, new_driver, placed
 
 LEASE = timedelta(minutes=1)
 FIRST_ID = 15562210
@@ -25,12 +25,12 @@ def sent(transactional_db):
     return sorted(claimed, key=lambda order: order.pk)
 
 
-def answered(driver, orders):
-    """Each order's call finished with a placed answer, in the driver's hands."""
+def answered(driver, orders, answer=lambda order, n: placed(order, FIRST_ID + n)):
+    """Each order's call finished (placed unless `answer` says otherwise), in our hands."""
     futures = []
     for n, order in enumerate(orders):
         future = Future()
-        future.set_result(placed(order, FIRST_ID + n))
+        future.set_result(answer(order, n))
         driver.sends[future] = (order, 0.0)
         futures.append(future)
     return futures
@@ -82,28 +82,34 @@ def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
     sent, monkeypatch, caplog
 ):
     driver = new_driver()
-    futures = answered(driver, sent)
-    original = Order.mark_placed
-    broken = sent[1].pk
-
-    def mark_placed(self, *args, **kwargs):
-        if self.pk == broken:
-            raise RuntimeError("a bug in recording this one")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Order, "mark_placed", mark_placed)
+    futures = answered(driver, sent[:2]) + answered(driver, sent[2:], refused)
+    original = Order.mark_retry
+    monkeypatch.setattr(Order, "mark_retry", bug)
 
     driver.record_sends(futures)
 
-    first, third = (Order.Status.PENDING, FIRST_ID), (Order.Status.PENDING, FIRST_ID + 2)
-    assert recorded(sent) == ([first, (Order.Status.SUBMITTING, None), third], 2)
-    assert (list(driver.sends), driver.held) == ([futures[1]], {futures[1]})
-    monkeypatch.setattr(Order, "mark_placed", original)
+    placed_two = [(Order.Status.PENDING, FIRST_ID), (Order.Status.PENDING, FIRST_ID + 1)]
+    assert recorded(sent) == ([*placed_two, (Order.Status.SUBMITTING, None)], 2)
+    assert (list(driver.sends), driver.held) == ([futures[2]], {futures[2]})
+    assert "Answer kept until it can be recorded (a bug in recording this one)" in caplog.text
+    monkeypatch.setattr(Order, "mark_retry", original)
 
     driver.record_held()
 
-    assert recorded(sent) == ([(Order.Status.PENDING, FIRST_ID + n) for n in range(3)], 3)
-    assert (driver.sends, driver.summary["placed"]) == ({}, 3)
+    queued = Order.objects.values_list("status", flat=True).get(pk=sent[2].pk)
+    assert (queued, driver.sends, driver.summary) == (
+        Order.Status.QUEUED,
+        {},
+        {"claimed": 0, "placed": 2, "retried": 1, "unknown": 0, "failed": 0},
+    )
+
+
+def refused(order, n):
+    return failed("transient", "HTTP 503: try again later", 503)
+
+
+def bug(*args, **kwargs):
+    raise RuntimeError("a bug in recording this one")
 
 
 def test_a_driver_commits_the_answers_of_a_turn_together(sent, monkeypatch):
