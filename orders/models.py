@@ -506,7 +506,7 @@ class Order(models.Model):
         # last halving of the limit (submissions.limits), whichever host halved it.
         claimed = list(
             cls.objects.filter(claim_token=token)
-            .select_related("service")
+            .select_related("service", "batch")
             .annotate(claimed_at=Now())
         )
         OrderEvent.objects.bulk_create(
