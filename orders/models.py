@@ -436,6 +436,11 @@ class Order(models.Model):
             )
         if new_status == self.status:
             return False
+        fields = self.result_fields(new_status, code, parsed)
+        return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
+
+    def result_fields(self, new_status, code, parsed=None):
+        """What a getimeis answer that moves the order to `new_status` sets with it."""
         fields = {"result_code": code}
         if new_status in (self.Status.COMPLETED, self.Status.REJECTED):
             fields["finished_at"] = timezone.now()
@@ -443,7 +448,47 @@ class Order(models.Model):
             fields.update(parsed or {})
             if new_status == self.Status.REJECTED:
                 fields["last_error"] = f"Rejected by the provider: {code or 'no reason given'}"
-        return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
+        return fields
+
+    @classmethod
+    def apply_remote_statuses(cls, answers):
+        """`apply_remote_status` for a getimeis chunk: [(order, status, code, raw, parsed)].
+
+        Returns how many orders changed. Inside `transitions_in_bulk`: the orders that move
+        are locked first, so exactly those still awaiting a result move, by one UPDATE per
+        set of fields (a few per chunk), and their events join the block's INSERT.
+        """
+        if getattr(_bulk, "events", None) is None:
+            with transitions_in_bulk():
+                return cls.apply_remote_statuses(answers)
+        changed, moves = 0, {}
+        for order, remote_status, code, raw, parsed in answers:
+            new_status = cls.REMOTE_STATUSES.get(remote_status.strip().lower())
+            if new_status is None:  # noted on the order's timeline, one by one (rare)
+                changed += order.apply_remote_status(remote_status, code, raw, parsed)
+            elif new_status != order.status:
+                moves[order.pk] = (
+                    order,
+                    new_status,
+                    raw,
+                    order.result_fields(new_status, code, parsed),
+                )
+        awaiting = cls.objects.filter(status__in=cls.AWAITING_RESULT_STATUSES)
+        current = dict(
+            awaiting.select_for_update().filter(pk__in=moves).values_list("pk", "status")
+        )
+        by_fields = defaultdict(list)
+        for pk, (order, new_status, raw, fields) in moves.items():
+            if current.get(pk, new_status) == new_status:
+                continue  # final already, or moved there by another poll
+            _bulk.events.append(order.event(current[pk], new_status, raw))
+            fields["status"] = new_status
+            for name, value in fields.items():
+                setattr(order, name, value)
+            by_fields[tuple(sorted(fields))].append(order)
+        for names, orders in by_fields.items():
+            awaiting.bulk_update(orders, names)
+        return changed + sum(len(orders) for orders in by_fields.values())
 
     def cancel(self, actor=None, detail="Cancelled before it was sent."):
         return self._move(

@@ -1,6 +1,7 @@
 """Issue 12: the answers of one loop turn are committed together, and a failed group loses none.
 
-These tests need real commits (`transactional_db`): a failed COMMIT is what they reproduce.
+The driver's tests need real commits (`transactional_db`): a failed COMMIT is what they
+reproduce. A getimeis chunk is recorded the same way, in a few statements.
 """
 
 from concurrent.futures import Future
@@ -10,7 +11,9 @@ import pytest
 from django.db import OperationalError, connections
 
 from orders.models import Batch, Order, OrderEvent
-from tests.fixtures.factories import make_batch, make_order
+from submissions import polling
+from submissions.provider.answers import RemoteOrder
+from tests.fixtures.factories import make_batch, make_order, valid_imei
 from tests.test_exactly_once_driver import failed, new_driver, placed
 
 LEASE = timedelta(minutes=1)
@@ -135,3 +138,68 @@ def test_a_failed_group_puts_back_the_drivers_counters_and_stop_reason(sent, mon
         driver.record_sends(futures)
 
     assert (driver.summary["placed"], driver.stopped, driver.succeeded) == (5, "", False)
+
+
+# -- a getimeis chunk: one UPDATE per set of fields, events in one INSERT ---------------------
+
+
+@pytest.fixture
+def polled(db):
+    """Four placed orders, as a poll round read them."""
+    batch = make_batch(state=Batch.State.RUNNING)
+    orders = [
+        make_order(batch=batch, imei=valid_imei(n), status=Order.Status.PENDING, remote_id=n)
+        for n in range(1, 5)
+    ]
+    return {order.remote_id: order for order in orders}
+
+
+def remote(remote_id, status, code=""):
+    return RemoteOrder(remote_id, "", status, code, "pkg", "", f"<imei><id>{remote_id}</id></imei>")
+
+
+def test_a_poll_chunk_moves_each_order_once_with_its_fields_and_event(polled):
+    # Order 4 was completed by another poll after this round read it.
+    Order.objects.filter(pk=polled[4].pk).update(status=Order.Status.COMPLETED)
+    answer = [
+        remote(1, "Completed", "Model: iPhone 11<br>Carrier: T-Mobile"),
+        remote(2, "Rejected", "Invalid_IMEI"),
+        remote(3, "In Process"),
+        remote(4, "Completed", "Model: iPhone 12"),
+    ]
+
+    changed = polling.record_statuses(polled, answer)
+
+    rows = Order.objects.order_by("remote_id").values_list(
+        "status", "model_name", "carrier", "last_error", "next_poll_at"
+    )
+    assert (changed, [(*row[:4], row[4] is None) for row in rows]) == (
+        3,
+        [
+            (Order.Status.COMPLETED, "iPhone 11", "T-Mobile", "", True),
+            (Order.Status.REJECTED, "", "", "Rejected by the provider: Invalid_IMEI", True),
+            (Order.Status.IN_PROCESS, "", "", "", False),
+            (Order.Status.COMPLETED, "", "", "", False),
+        ],
+    )
+    events = OrderEvent.objects.order_by("order__remote_id").values_list(
+        "order__remote_id", "from_status", "to_status", "detail"
+    )
+    assert list(events) == [
+        (1, Order.Status.PENDING, Order.Status.COMPLETED, "<imei><id>1</id></imei>"),
+        (2, Order.Status.PENDING, Order.Status.REJECTED, "<imei><id>2</id></imei>"),
+        (3, Order.Status.PENDING, Order.Status.IN_PROCESS, "<imei><id>3</id></imei>"),
+    ]
+
+
+def test_a_poll_chunk_is_recorded_in_a_fixed_number_of_queries(
+    polled, django_assert_max_num_queries
+):
+    answer = [remote(n, "Completed", f"Model: iPhone {n}") for n in range(1, 5)]
+
+    # The lock, one UPDATE, the events' INSERT, the poll schedule (none left waiting: 0),
+    # and the savepoint around them (the test runs in a transaction).
+    with django_assert_max_num_queries(5):
+        polling.record_statuses(polled, answer)
+
+    assert Order.objects.filter(status=Order.Status.COMPLETED).count() == 4
