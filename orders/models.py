@@ -611,7 +611,8 @@ def transitions_in_bulk():
     anywhere in the block rolls back all of it (no event is written without its UPDATE, and
     no UPDATE without its event). On the driver's thread, it turns a commit (a WAL flush on
     PostgreSQL), a savepoint and an INSERT per transition into one of each per group. The
-    block's events are not in the table until its end: move each order once per block.
+    block's events are not in the table until its end: move each order once per block. A
+    nested block is a savepoint with its own events: an error in it drops both.
     """
     outer = getattr(_bulk, "events", None)
     with transaction.atomic():

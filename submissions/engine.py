@@ -3,8 +3,7 @@
 Only the main thread touches the database. A ThreadPoolExecutor does the placeorder calls
 (one slot per call, so a slow call holds only its own slot) and a second, small one does the
 getimeis calls; their results come back as futures and are recorded here as soon as they
-finish, those of one loop turn in one transaction. See
-docs/architecture.md.
+finish, those of one loop turn in one transaction. See docs/architecture.md.
 """
 
 import copy
@@ -414,17 +413,18 @@ class Driver:
             self.held.discard(future)
 
     def record_one(self, future):
-        """Record one answer in the group's transaction; False if held for an error of its own.
+        """Record one answer in a savepoint of the group; False if held for an error of its own.
 
-        Such an error (not a database one) between two transitions of an answer leaves the
-        first in the group, which a retry then finds done: the old per-answer transactions
-        were no different.
+        Such an error (not a database one) rolls back all this answer wrote, its queued
+        events too (a nested `transitions_in_bulk`); the rest of the group goes on. Only
+        answers other than "placed" come here, so the savepoints are few.
         """
         order, sent_at = self.sends[future]
         try:
             # A copy: the transitions update the object they move, and a group rolled back
             # after this answer must retry it from the order as it was sent.
-            self.record_call(copy.copy(order), sent_at, future.result())
+            with transitions_in_bulk():
+                self.record_call(copy.copy(order), sent_at, future.result())
         except DatabaseError:
             raise
         except Exception as exc:

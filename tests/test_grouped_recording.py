@@ -87,7 +87,12 @@ def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
     driver = new_driver()
     futures = answered(driver, sent[:2]) + answered(driver, sent[2:], refused)
     original = Order.mark_retry
-    monkeypatch.setattr(Order, "mark_retry", bug)
+
+    def moved_then_bug(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise RuntimeError("a bug in recording this one")
+
+    monkeypatch.setattr(Order, "mark_retry", moved_then_bug)
 
     driver.record_sends(futures)
 
@@ -95,24 +100,26 @@ def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
     assert recorded(sent) == ([*placed_two, (Order.Status.SUBMITTING, None)], 2)
     assert (list(driver.sends), driver.held) == ([futures[2]], {futures[2]})
     assert "Answer kept until it can be recorded (a bug in recording this one)" in caplog.text
+    assert retries(sent[2]) == 0  # its UPDATE went with its event, nothing half-written
     monkeypatch.setattr(Order, "mark_retry", original)
 
     driver.record_held()
 
     queued = Order.objects.values_list("status", flat=True).get(pk=sent[2].pk)
-    assert (queued, driver.sends, driver.summary) == (
+    assert (queued, retries(sent[2]), driver.sends, driver.summary) == (
         Order.Status.QUEUED,
+        1,
         {},
         {"claimed": 0, "placed": 2, "retried": 1, "unknown": 0, "failed": 0},
     )
 
 
+def retries(order):
+    return OrderEvent.objects.filter(order=order, to_status=Order.Status.QUEUED).count()
+
+
 def refused(order, n):
     return failed("transient", "HTTP 503: try again later", 503)
-
-
-def bug(*args, **kwargs):
-    raise RuntimeError("a bug in recording this one")
 
 
 def test_a_driver_commits_the_answers_of_a_turn_together(sent, monkeypatch):
