@@ -42,11 +42,11 @@ def answered(driver, orders, answer=lambda order, n: placed(order, FIRST_ID + n)
 def fail_first_commit(monkeypatch):
     wrapper = connections["default"]
     original = wrapper.commit
-    failed = []
+    failures = []
 
     def commit():
-        if not failed:
-            failed.append(1)
+        if not failures:
+            failures.append(1)
             raise OperationalError("could not flush the write-ahead log")
         original()
 
