@@ -299,38 +299,6 @@ class Order(models.Model):
             last_error="",
         )
 
-    @classmethod
-    def mark_placed_in_bulk(cls, placements):
-        """`mark_placed` for many answers at once: [(order, placed, latency)] -> pks moved.
-
-        Inside `transitions_in_bulk`. The orders are locked first, so exactly those still
-        in an allowed status move, by one UPDATE (its values row by row), and their events
-        join the block's INSERT. The driver records a loop turn's answers this way: one
-        statement for the group instead of one per answer. Each order once per call.
-        """
-        if getattr(_bulk, "events", None) is None:
-            with transitions_in_bulk():
-                return cls.mark_placed_in_bulk(placements)
-        allowed = [cls.Status.SUBMITTING, cls.Status.UNKNOWN]
-        ids = [order.pk for order, _, _ in placements]
-        locked = cls.objects.select_for_update().filter(pk__in=ids, status__in=allowed)
-        current = dict(locked.values_list("pk", "status"))
-        now = timezone.now()
-        moving = [p for p in placements if p[0].pk in current]
-        for order, placed, latency in moving:
-            order.set_placed(placed, now)
-            _bulk.events.append(order.event(current[order.pk], order.status, placed.raw, latency))
-        fields = ["status", "remote_id", "submitted_at", "next_poll_at", "lease_expires_at"]
-        fields += ["cost", "last_error"]
-        cls.objects.filter(status__in=allowed).bulk_update([p[0] for p in moving], fields)
-        return set(current)
-
-    def set_placed(self, placed, now):
-        status = self.REMOTE_STATUSES.get(placed.status.strip().lower())
-        self.status = status if status in self.AWAITING_RESULT_STATUSES else self.Status.PENDING
-        self.remote_id, self.submitted_at, self.next_poll_at = placed.remote_id, now, now
-        self.lease_expires_at, self.cost, self.last_error = None, self.service.price, ""
-
     def event(self, from_status, to_status, detail, latency=None, actor=None):
         return OrderEvent(
             order_id=self.pk,
@@ -436,11 +404,6 @@ class Order(models.Model):
             )
         if new_status == self.status:
             return False
-        fields = self.result_fields(new_status, code, parsed)
-        return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
-
-    def result_fields(self, new_status, code, parsed=None):
-        """What a getimeis answer that moves the order to `new_status` sets with it."""
         fields = {"result_code": code}
         if new_status in (self.Status.COMPLETED, self.Status.REJECTED):
             fields["finished_at"] = timezone.now()
@@ -448,47 +411,7 @@ class Order(models.Model):
             fields.update(parsed or {})
             if new_status == self.Status.REJECTED:
                 fields["last_error"] = f"Rejected by the provider: {code or 'no reason given'}"
-        return fields
-
-    @classmethod
-    def apply_remote_statuses(cls, answers):
-        """`apply_remote_status` for a getimeis chunk: [(order, status, code, raw, parsed)].
-
-        Returns how many orders changed. Inside `transitions_in_bulk`: the orders that move
-        are locked first, so exactly those still awaiting a result move, by one UPDATE per
-        set of fields (a few per chunk), and their events join the block's INSERT.
-        """
-        if getattr(_bulk, "events", None) is None:
-            with transitions_in_bulk():
-                return cls.apply_remote_statuses(answers)
-        changed, moves = 0, {}
-        for order, remote_status, code, raw, parsed in answers:
-            new_status = cls.REMOTE_STATUSES.get(remote_status.strip().lower())
-            if new_status is None:  # noted on the order's timeline, one by one (rare)
-                changed += order.apply_remote_status(remote_status, code, raw, parsed)
-            elif new_status != order.status:
-                moves[order.pk] = (
-                    order,
-                    new_status,
-                    raw,
-                    order.result_fields(new_status, code, parsed),
-                )
-        awaiting = cls.objects.filter(status__in=cls.AWAITING_RESULT_STATUSES)
-        current = dict(
-            awaiting.select_for_update().filter(pk__in=moves).values_list("pk", "status")
-        )
-        by_fields = defaultdict(list)
-        for pk, (order, new_status, raw, fields) in moves.items():
-            if current.get(pk, new_status) == new_status:
-                continue  # final already, or moved there by another poll
-            _bulk.events.append(order.event(current[pk], new_status, raw))
-            fields["status"] = new_status
-            for name, value in fields.items():
-                setattr(order, name, value)
-            by_fields[tuple(sorted(fields))].append(order)
-        for names, orders in by_fields.items():
-            awaiting.bulk_update(orders, names)
-        return changed + sum(len(orders) for orders in by_fields.values())
+        return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
 
     def cancel(self, actor=None, detail="Cancelled before it was sent."):
         return self._move(

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from orders.models import Order, transitions_in_bulk
+from orders.models import transitions_in_bulk
 
 from . import claims, lease, limits, polling
 from .clock import SystemClock
@@ -267,20 +267,15 @@ class Driver:
             self.record_unknown(order, reason, call.latency)
 
     def record_placed_group(self, futures):
-        """The placed answers of a group: one UPDATE for all (see Order.mark_placed_in_bulk)."""
-        if not futures:
-            return
-        self.succeeded = True
-        orders = {future: copy.copy(self.sends[future][0]) for future in futures}
-        answers = [(orders[f], f.result().placed, f.result().latency) for f in futures]
-        moved = Order.mark_placed_in_bulk(answers)
-        self.summary["placed"] += len(moved)
-        for order, placed, _ in answers:
-            if order.pk not in moved:
-                self.placed_elsewhere(order, placed)
+        """The placed answers of a group: an UPDATE each, no savepoint (one statement each).
+
+        Any error here fails the whole group (every answer held, retried on its own).
+        """
+        for future in futures:
+            order, call = copy.copy(self.sends[future][0]), future.result()
+            self.record_placed(order, call.placed, call.latency)
 
     def record_placed(self, order, placed, latency):
-        """One placed answer (a group records its storable ones together, see above)."""
         self.succeeded = True
         if not storable_id(placed):
             reason = (

@@ -37,21 +37,21 @@ def record_statuses(orders_by_id, remotes):
     and refilling placeorder calls; if it fails, nothing of the chunk was written and the
     orders are simply polled again.
     """
-    answers = [
-        (orders_by_id[remote.remote_id], remote.status, remote.code, remote.raw, parsed(remote))
-        for remote in remotes
-        if remote.remote_id in orders_by_id
-    ]
     with transitions_in_bulk():
-        changed = Order.apply_remote_statuses(answers)
+        changed = sum(
+            apply_status(orders_by_id[remote.remote_id], remote)
+            for remote in remotes
+            if remote.remote_id in orders_by_id
+        )
         # Ids the provider left out, and orders still waiting, are asked about again later.
         waiting = [o for o in orders_by_id.values() if o.status in AWAITING]
         Order.schedule_next_polls(waiting)
     return changed
 
 
-def parsed(remote):
-    return parse_result(remote.code) if remote.code else None
+def apply_status(order, remote):
+    parsed = parse_result(remote.code) if remote.code else None
+    return bool(order.apply_remote_status(remote.status, remote.code, remote.raw, parsed=parsed))
 
 
 def record_failure(orders_by_id, error):

@@ -238,7 +238,7 @@ def test_a_database_error_at_the_deadline_still_drains_the_calls_in_flight(
 def test_an_answer_is_recorded_after_any_error_while_recording_it(
     live_order, enqueued, monkeypatch, clock, caplog, error
 ):
-    fail_while(monkeypatch, "mark_placed_in_bulk", error, once())
+    fail_while(monkeypatch, "mark_placed", error, once())
     client = ScriptedClient(clock=clock)
 
     summary = engine.drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
@@ -277,10 +277,7 @@ def test_a_drain_keeps_an_answer_in_hand_while_the_database_is_down(
     client = ScriptedClient(delay=2, clock=clock)
     back_at = clock.now + 20  # down past the drain's bound for calls (2 * 1 + 1 + 5 s)
     fail_while(
-        monkeypatch,
-        "mark_placed_in_bulk",
-        OperationalError("no connection"),
-        lambda: clock.now < back_at,
+        monkeypatch, "mark_placed", OperationalError("no connection"), lambda: clock.now < back_at
     )
 
     engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
@@ -293,7 +290,7 @@ def test_an_answer_never_recorded_is_logged_in_full_at_exit(
     live_order, enqueued, monkeypatch, clock, caplog, settings
 ):
     settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
-    fail_while(monkeypatch, "mark_placed_in_bulk", OperationalError("no connection"), lambda: True)
+    fail_while(monkeypatch, "mark_placed", OperationalError("no connection"), lambda: True)
     client = ScriptedClient(clock=clock)
 
     engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
