@@ -103,7 +103,7 @@ def storable_id(placed):
 
 
 def storable(call):
-    """A placed answer whose id the database can store: recorded with its group's others."""
+    """A placed answer whose id the database can store: one UPDATE, no savepoint of its own."""
     return call.placed is not None and storable_id(call.placed)
 
 
@@ -380,11 +380,12 @@ class Driver:
 
         One commit for every answer of a loop turn instead of one each: on PostgreSQL a commit
         waits for its WAL flush, and a commit per answer kept the freed slots waiting. An
-        error of one answer's own (not a database error) holds that answer alone (see
-        `record_one`). A database error, or a failed commit, holds every answer of the
-        group: each is logged in full and retried on its own at the next housekeeping turn
-        (the transitions are conditional UPDATEs under the claim token, so a repeat of one
-        whose commit outlived the error changes nothing). Nothing of a failed group is kept:
+        error of its own (not a database error) in recording an answer other than "placed"
+        holds that answer alone (see `record_one`). Any error while recording the placed
+        ones, a database error, or a failed commit holds every answer of the group: each is
+        logged in full and retried on its own at the next housekeeping turn (the transitions
+        are conditional UPDATEs under the claim token, so a repeat of one whose commit
+        outlived the error changes nothing). Nothing of a failed group is kept:
         the answers were recorded on copies of the orders, and the driver's counters and
         state are put back as they were.
         """
