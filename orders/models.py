@@ -6,8 +6,10 @@ fields together and records an OrderEvent. See docs/architecture.md for the stat
 """
 
 import math
+import threading
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -244,23 +246,22 @@ class Order(models.Model):
         re-submitted, re-claimed order never moves the newer claim (`any_claim` lifts that,
         for recording a placed order only). `where` adds conditions.
         """
-        old_status = self.status
+        event = self.event(self.status, new_status, detail, latency, actor)
         fields["status"] = new_status
-        with transaction.atomic():
-            owned = Q(status__in=allowed) if any_claim else self._owned(allowed)
-            matching = Order.objects.filter(owned, pk=self.pk)
-            changed = matching.filter(where or Q()).update(**fields)
-            if not changed:
+        owned = Q(status__in=allowed) if any_claim else self._owned(allowed)
+        matching = Order.objects.filter(owned, pk=self.pk).filter(where or Q())
+        queued = getattr(_bulk, "events", None)
+        if queued is not None:
+            # Inside `transitions_in_bulk`: its transaction holds this UPDATE and its one
+            # INSERT of every event at the end.
+            if not matching.update(**fields):
                 return False
-            OrderEvent.objects.create(
-                order_id=self.pk,
-                batch_id=self.batch_id,
-                from_status=old_status,
-                to_status=new_status,
-                latency_ms=latency_ms(latency),
-                detail=detail,
-                actor=actor,
-            )
+            queued.append(event)
+        else:
+            with transaction.atomic():
+                if not matching.update(**fields):
+                    return False
+                event.save()
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):
                 setattr(self, name, value)
@@ -300,6 +301,17 @@ class Order(models.Model):
             lease_expires_at=None,
             cost=self.service.price,
             last_error="",
+        )
+
+    def event(self, from_status, to_status, detail, latency=None, actor=None):
+        return OrderEvent(
+            order_id=self.pk,
+            batch_id=self.batch_id,
+            from_status=from_status,
+            to_status=to_status,
+            latency_ms=latency_ms(latency),
+            detail=detail,
+            actor=actor,
         )
 
     def mark_duplicate(self, raw, latency=None):
@@ -490,7 +502,7 @@ class Order(models.Model):
         # last halving of the limit (submissions.limits), whichever host halved it.
         claimed = list(
             cls.objects.filter(claim_token=token)
-            .select_related("service")
+            .select_related("service", "batch")
             .annotate(claimed_at=Now())
         )
         OrderEvent.objects.bulk_create(
@@ -537,6 +549,30 @@ class OrderEvent(models.Model):
         if self.batch_id is None:
             self.batch_id = Order.objects.values_list("batch_id", flat=True).get(pk=self.order_id)
         super().save(*args, **kwargs)
+
+
+_bulk = threading.local()
+
+
+@contextmanager
+def transitions_in_bulk():
+    """One transaction for many transitions: their events go in one INSERT at its end.
+
+    Each transition is still its own conditional UPDATE, in this transaction; an error
+    anywhere in the block rolls back all of it (no event is written without its UPDATE, and
+    no UPDATE without its event). On the driver's thread, it turns a commit (a WAL flush on
+    PostgreSQL), a savepoint and an INSERT per transition into one of each per group. The
+    block's events are not in the table until its end: move each order once per block. A
+    nested block is a savepoint with its own events: an error in it drops both.
+    """
+    outer = getattr(_bulk, "events", None)
+    with transaction.atomic():
+        _bulk.events = events = []
+        try:
+            yield
+        finally:
+            _bulk.events = outer
+        OrderEvent.objects.bulk_create(events)
 
 
 def from_now(delta):

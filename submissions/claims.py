@@ -45,7 +45,7 @@ def claim(limit, wanted, lease):
         )
         ids = ids[: limits.take_sends(row, len(ids), in_force.rate_per_minute)] if ids else []
         claimed = Order.claim(ids, lease) if ids else []
-        start_batches({order.batch_id for order in claimed})
+        start_batches(claimed)
     return claimed
 
 
@@ -59,8 +59,10 @@ def lock_dispatcher():
     return row
 
 
-def start_batches(batch_ids):
-    for batch in Batch.objects.filter(pk__in=batch_ids, state=Batch.State.QUEUED):
+def start_batches(orders):
+    """Their queued batches -> running; the claim read each batch's state with its order."""
+    queued = {o.batch_id: o.batch for o in orders if o.batch.state == Batch.State.QUEUED}
+    for batch in queued.values():
         if batch.mark_running():
             calllog.batch_started(batch)
 

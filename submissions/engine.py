@@ -2,10 +2,11 @@
 
 Only the main thread touches the database. A ThreadPoolExecutor does the placeorder calls
 (one slot per call, so a slow call holds only its own slot) and a second, small one does the
-getimeis calls; their results come back as futures and are recorded here, each in its own
-transaction, as soon as they finish. See docs/architecture.md.
+getimeis calls; their results come back as futures and are recorded here as soon as they
+finish, those of one loop turn in one transaction. See docs/architecture.md.
 """
 
+import copy
 import logging
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,8 @@ from functools import partial
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
+
+from orders.models import transitions_in_bulk
 
 from . import (
     calllog,
@@ -110,6 +113,15 @@ def describe(order, call):
     else:
         answer = f"{call.error!r}"
     return f"order {order.pk} (IMEI {order.imei}, claim {order.claim_token}) {answer}"
+
+
+def storable_id(placed):
+    return 0 <= placed.remote_id <= MAX_REMOTE_ID
+
+
+def storable(call):
+    """A placed answer whose id the database can store: one UPDATE, no savepoint of its own."""
+    return call.placed is not None and storable_id(call.placed)
 
 
 def log_late_answer(order, future):
@@ -296,9 +308,18 @@ class Driver:
             self.record_unknown(order, reason, call.latency)
         calllog.placeorder(order, call)
 
+    def record_placed_group(self, futures):
+        """The placed answers of a group: an UPDATE each, no savepoint (one statement each).
+
+        Any error here fails the whole group (every answer held, retried on its own).
+        """
+        for future in futures:
+            order, sent_at = self.sends[future]
+            self.record_call(copy.copy(order), sent_at, future.result())
+
     def record_placed(self, order, placed, latency):
         self.succeeded = True
-        if not 0 <= placed.remote_id <= MAX_REMOTE_ID:
+        if not storable_id(placed):
             reason = (
                 f"Placed as {placed.remote_id}, an id beyond what the database stores: "
                 f"record it by hand. The provider's answer: {placed.raw}"
@@ -309,6 +330,10 @@ class Driver:
         if order.mark_placed(placed.remote_id, placed.status, placed.raw, latency):
             self.summary["placed"] += 1
             return
+        self.placed_elsewhere(order, placed)
+
+    def placed_elsewhere(self, order, placed):
+        """A placed answer its order no longer waits for: recorded already, or to do by hand."""
         order.refresh_from_db(fields=["status", "remote_id"])
         if order.remote_id == placed.remote_id:
             return  # recorded already, by a turn whose commit outlived a database error
@@ -416,26 +441,65 @@ class Driver:
             del self.polls[polled]
 
     def record_sends(self, futures):
-        """Record finished calls; a call is forgotten only once its answer is recorded.
+        """Record finished calls, all in one transaction; forget a call once it is committed.
 
-        An answer that cannot be recorded is logged in full and held: retried at each
-        housekeeping turn (the transitions are conditional UPDATEs, so a repeat of one whose
-        commit outlived the error changes nothing). A database error stops this round (the
-        connection is gone for all); any other error is this answer's alone.
+        One commit for every answer of a loop turn instead of one each: on PostgreSQL a commit
+        waits for its WAL flush, and a commit per answer kept the freed slots waiting. An
+        error of its own (not a database error) in recording an answer other than "placed"
+        holds that answer alone (see `record_one`). Any error while recording the placed
+        ones, a database error, or a failed commit holds every answer of the group: each is
+        logged in full and retried on its own at the next housekeeping turn (the transitions
+        are conditional UPDATEs under the claim token, so a repeat of one whose commit
+        outlived the error changes nothing). Nothing of a failed group is kept:
+        the answers were recorded on copies of the orders, and the driver's counters and
+        state are put back as they were.
         """
-        for future in futures:
-            order, sent_at = self.sends[future]
-            call = future.result()
-            try:
-                self.record_call(order, sent_at, call)
-            except DatabaseError as exc:
+        if not futures:
+            return
+        before = self.state()
+        placed = [future for future in futures if storable(future.result())]
+        others = [future for future in futures if future not in placed]
+        try:
+            with transitions_in_bulk():
+                recorded = [future for future in others if self.record_one(future)]
+                self.record_placed_group(placed)
+                recorded += placed
+        except Exception as exc:
+            self.restore(before)
+            for future in futures:
                 self.hold(future, exc)
-                raise
-            except Exception as exc:
-                self.hold(future, exc)
-                continue
+            raise
+        for future in recorded:
             del self.sends[future]
             self.held.discard(future)
+
+    def record_one(self, future):
+        """Record one answer in a savepoint of the group; False if held for an error of its own.
+
+        Such an error (not a database one) rolls back all this answer wrote, its queued
+        events too (a nested `transitions_in_bulk`); the rest of the group goes on. Only
+        answers other than "placed" come here, so the savepoints are few.
+        """
+        order, sent_at = self.sends[future]
+        try:
+            # A copy: the transitions update the object they move, and a group rolled back
+            # after this answer must retry it from the order as it was sent.
+            with transitions_in_bulk():
+                self.record_call(copy.copy(order), sent_at, future.result())
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            self.hold(future, exc)
+            return False
+        return True
+
+    def state(self):
+        """What recording answers changes on the driver, to put back if their group fails."""
+        return dict(self.summary), self.stopped, self.limits, self.succeeded, self.error
+
+    def restore(self, state):
+        summary, self.stopped, self.limits, self.succeeded, self.error = state
+        self.summary = dict(summary)
 
     def hold(self, future, exc):
         if future not in self.held:
@@ -444,7 +508,9 @@ class Driver:
             log.error("Answer kept until it can be recorded (%s): %s", exc, answer)
 
     def record_held(self):
-        self.record_sends(list(self.held))
+        """Retry the held answers one at a time: one that keeps failing holds up no other."""
+        for future in list(self.held):
+            self.record_sends([future])
 
     def hand_over(self):
         # Released first, then checked: a batch committed after the check kicks a driver

@@ -7,10 +7,9 @@ recording run on the caller's thread. `poll_due()` does all three inline, for th
 
 import logging
 
-from django.db import transaction
 from django.utils import timezone
 
-from orders.models import Order
+from orders.models import Order, transitions_in_bulk
 
 from .provider.results import parse_result
 
@@ -38,7 +37,7 @@ def record_statuses(orders_by_id, remotes):
     and refilling placeorder calls; if it fails, nothing of the chunk was written and the
     orders are simply polled again.
     """
-    with transaction.atomic():
+    with transitions_in_bulk():
         changed = sum(
             apply_status(orders_by_id[remote.remote_id], remote)
             for remote in remotes

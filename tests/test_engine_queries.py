@@ -9,13 +9,15 @@ from submissions import engine
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch
 
-# Measured 7.9 (SQLite and PostgreSQL): the UPDATE and timeline INSERT of `placed` and of
-# `completed`, each in a savepoint (the test runs in a transaction). Everything else
-# (claims, housekeeping, polls of 100 ids) is per turn or per chunk, not per order.
-QUERIES_PER_ORDER = 9
+# Measured 1.85 to 2.0 (SQLite and PostgreSQL): the UPDATE of `placed` and of `completed`.
+# Their events go in one INSERT per loop turn or poll chunk (transitions_in_bulk), with one
+# commit; claims, housekeeping and polls are per turn or per chunk. It was 7.9 with a
+# transaction (savepoint, UPDATE, INSERT) per answer and per result.
+QUERIES_PER_ORDER = 2.5
 # With 10 in flight, the orders come in claims of a few (as the answers free slots), each
-# claim a handful of queries: measured 11 to 12.3 per order.
-QUERIES_PER_ORDER_IN_SMALL_CLAIMS = 14
+# claim a handful of queries: measured 5.0 to 7.4 per order (11 to 12.3 before); how many
+# claims depends on how the answers interleave.
+QUERIES_PER_ORDER_IN_SMALL_CLAIMS = 9
 
 
 @pytest.fixture

@@ -1,0 +1,211 @@
+"""Issue 12: the answers of one loop turn are committed together, and a failed group loses none.
+
+The driver's tests need real commits (`transactional_db`): a failed COMMIT is what they
+reproduce. A getimeis chunk's events are written the same way, in one INSERT.
+"""
+
+from concurrent.futures import Future
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connection, connections
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import Batch, Order, OrderEvent
+from submissions import polling
+from submissions.provider.answers import RemoteOrder
+from tests.fixtures.factories import make_batch, make_order, valid_imei
+from tests.test_exactly_once_driver import failed, new_driver, placed
+
+LEASE = timedelta(minutes=1)
+FIRST_ID = 15562210
+
+
+@pytest.fixture
+def sent(transactional_db):
+    """Three orders claimed together, as one driver sent them."""
+    batch = make_batch(state=Batch.State.RUNNING)
+    claimed = Order.claim([make_order(batch=batch).pk for _ in range(3)], LEASE)
+    return sorted(claimed, key=lambda order: order.pk)
+
+
+def answered(driver, orders, answer=lambda order, n: placed(order, FIRST_ID + n)):
+    """Each order's call finished (placed unless `answer` says otherwise), in our hands."""
+    futures = []
+    for n, order in enumerate(orders):
+        future = Future()
+        future.set_result(answer(order, n))
+        driver.sends[future] = (order, 0.0)
+        futures.append(future)
+    return futures
+
+
+def fail_first_commit(monkeypatch):
+    wrapper = connections["default"]
+    original = wrapper.commit
+    failures = []
+
+    def commit():
+        if not failures:
+            failures.append(1)
+            raise OperationalError("could not flush the write-ahead log")
+        original()
+
+    monkeypatch.setattr(wrapper, "commit", commit)
+
+
+def recorded(orders):
+    ids = [order.pk for order in orders]
+    rows = Order.objects.filter(pk__in=ids).order_by("pk").values_list("status", "remote_id")
+    placed_events = OrderEvent.objects.filter(order__in=ids, to_status=Order.Status.PENDING)
+    return list(rows), placed_events.count()
+
+
+def test_a_group_whose_commit_fails_is_held_whole_and_each_answer_recorded_later(
+    sent, monkeypatch, caplog
+):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    fail_first_commit(monkeypatch)
+
+    with pytest.raises(OperationalError):
+        driver.record_sends(futures)
+
+    assert recorded(sent) == ([(Order.Status.SUBMITTING, None)] * 3, 0)
+    assert (driver.held, driver.summary["placed"]) == (set(futures), 0)
+    assert caplog.text.count("Answer kept until it can be recorded (could not flush") == 3
+
+    driver.record_held()
+
+    pending = [(Order.Status.PENDING, FIRST_ID + n) for n in range(3)]
+    assert recorded(sent) == (pending, 3)
+    assert (driver.sends, driver.held, driver.summary["placed"]) == ({}, set(), 3)
+
+
+def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
+    sent, monkeypatch, caplog
+):
+    driver = new_driver()
+    futures = answered(driver, sent[:2]) + answered(driver, sent[2:], refused)
+    original = Order.mark_retry
+
+    def moved_then_bug(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        raise RuntimeError("a bug in recording this one")
+
+    monkeypatch.setattr(Order, "mark_retry", moved_then_bug)
+
+    driver.record_sends(futures)
+
+    placed_two = [(Order.Status.PENDING, FIRST_ID), (Order.Status.PENDING, FIRST_ID + 1)]
+    assert recorded(sent) == ([*placed_two, (Order.Status.SUBMITTING, None)], 2)
+    assert (list(driver.sends), driver.held) == ([futures[2]], {futures[2]})
+    assert "Answer kept until it can be recorded (a bug in recording this one)" in caplog.text
+    assert retries(sent[2]) == 0  # its UPDATE went with its event, nothing half-written
+    monkeypatch.setattr(Order, "mark_retry", original)
+
+    driver.record_held()
+
+    queued = Order.objects.values_list("status", flat=True).get(pk=sent[2].pk)
+    assert (queued, retries(sent[2]), driver.sends, driver.summary) == (
+        Order.Status.QUEUED,
+        1,
+        {},
+        {"claimed": 0, "placed": 2, "retried": 1, "unknown": 0, "failed": 0},
+    )
+
+
+def retries(order):
+    return OrderEvent.objects.filter(order=order, to_status=Order.Status.QUEUED).count()
+
+
+def refused(order, n):
+    return failed("transient", "HTTP 503: try again later", 503)
+
+
+def test_a_driver_commits_the_answers_of_a_turn_together(sent, monkeypatch):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    commits = []
+    wrapper = connections["default"]
+    original = wrapper.commit
+    monkeypatch.setattr(wrapper, "commit", lambda: commits.append(1) or original())
+
+    driver.record_sends(futures)
+
+    assert (recorded(sent)[1], len(commits)) == (3, 1)
+
+
+def test_a_failed_group_puts_back_the_drivers_counters_and_stop_reason(sent, monkeypatch):
+    driver = new_driver()
+    futures = answered(driver, sent)
+    fail_first_commit(monkeypatch)
+    driver.summary["placed"], driver.stopped = 5, ""
+
+    with pytest.raises(OperationalError):
+        driver.record_sends(futures)
+
+    assert (driver.summary["placed"], driver.stopped, driver.succeeded) == (5, "", False)
+
+
+# -- a getimeis chunk: one transaction, its events in one INSERT -------------------------------
+
+
+@pytest.fixture
+def polled(db):
+    """Four placed orders, as a poll round read them."""
+    batch = make_batch(state=Batch.State.RUNNING)
+    orders = [
+        make_order(batch=batch, imei=valid_imei(n), status=Order.Status.PENDING, remote_id=n)
+        for n in range(1, 5)
+    ]
+    return {order.remote_id: order for order in orders}
+
+
+def remote(remote_id, status, code=""):
+    return RemoteOrder(remote_id, "", status, code, "pkg", "", f"<imei><id>{remote_id}</id></imei>")
+
+
+def test_a_poll_chunk_moves_each_order_once_with_its_fields_and_event(polled):
+    # Order 4 was completed by another poll after this round read it.
+    Order.objects.filter(pk=polled[4].pk).update(status=Order.Status.COMPLETED)
+    answer = [
+        remote(1, "Completed", "Model: iPhone 11<br>Carrier: T-Mobile"),
+        remote(2, "Rejected", "Invalid_IMEI"),
+        remote(3, "In Process"),
+        remote(4, "Completed", "Model: iPhone 12"),
+    ]
+
+    changed = polling.record_statuses(polled, answer)
+
+    rows = Order.objects.order_by("remote_id").values_list(
+        "status", "model_name", "carrier", "last_error", "next_poll_at"
+    )
+    assert (changed, [(*row[:4], row[4] is None) for row in rows]) == (
+        3,
+        [
+            (Order.Status.COMPLETED, "iPhone 11", "T-Mobile", "", True),
+            (Order.Status.REJECTED, "", "", "Rejected by the provider: Invalid_IMEI", True),
+            (Order.Status.IN_PROCESS, "", "", "", False),
+            (Order.Status.COMPLETED, "", "", "", False),
+        ],
+    )
+    events = OrderEvent.objects.order_by("order__remote_id").values_list(
+        "order__remote_id", "from_status", "to_status", "detail"
+    )
+    assert list(events) == [
+        (1, Order.Status.PENDING, Order.Status.COMPLETED, "<imei><id>1</id></imei>"),
+        (2, Order.Status.PENDING, Order.Status.REJECTED, "<imei><id>2</id></imei>"),
+        (3, Order.Status.PENDING, Order.Status.IN_PROCESS, "<imei><id>3</id></imei>"),
+    ]
+
+
+def test_a_poll_chunk_writes_an_update_per_moved_order_and_one_insert_of_events(polled):
+    answer = [remote(n, "Completed", f"Model: iPhone {n}") for n in range(1, 5)]
+
+    with CaptureQueriesContext(connection) as queries:
+        polling.record_statuses(polled, answer)
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert (statements.count("UPDATE"), statements.count("INSERT")) == (4, 1)
+    assert OrderEvent.objects.filter(to_status=Order.Status.COMPLETED).count() == 4
