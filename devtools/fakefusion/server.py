@@ -5,18 +5,18 @@ the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are 
 Rejected) and injects faults on demand: 503 before creating, 502 from a gateway in front of the
 provider (`gateway_rate`: answered at once, never forwarded, nothing created), a created order
 whose answer never comes, a created order whose answer is cut short (malformed XML; getimeis
-answers too), 429 over a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`). For
-demos it also refuses a share of orders outright (`refuse_rate`: a provider error, nothing
-created, so the order fails and can be re-submitted) and rejects a share of placed ones when
-their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
+answers too), 429 over a rate or an in-flight cap, and an API key changed while it runs
+(`change_api_key`). For demos it also refuses a share of orders outright (`refuse_rate`: a provider
+error, nothing created, so the order fails and can be re-submitted) and rejects a share of placed
+ones when their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
 Account-wide faults for the unattended tests: `refuse_text` refuses every placeorder with that
-`<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up
-to that many ids between two of our orders, as other customers' orders do. Every fault switch
-can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
-attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
-(`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
-the API key. Its time (latency, order ages, the rate window) comes from `clock`
-(submissions.clock.SystemClock by default): tests pass one they advance.
+`<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up to
+that many ids between two of our orders, as other customers' orders do. Every fault switch can be
+flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the attribute. `GET
+/_stats` and `GET /_orders` let a test check what the provider saw and charged (`POST /_reset_peak`
+restarts the in-flight peak). It binds 127.0.0.1 only and never echoes the API key. Its time
+(latency, order ages, the rate window) comes from `clock` (submissions.clock.SystemClock by
+default): tests pass one they advance.
 """
 
 import json
