@@ -2,21 +2,22 @@
 
 It speaks the real wire format (the malformed `<?phpxml` declaration, HTTP 200 XML errors), keeps
 the real quirks (a comma list orders only its LAST IMEI; Luhn-invalid IMEIs are accepted, then
-Rejected) and injects faults on demand: 503 before creating, 502 from a gateway in front of the
-provider (`gateway_rate`: answered at once, never forwarded, nothing created), a created order
-whose answer never comes, a created order whose answer is cut short (malformed XML; getimeis
-answers too), 429 over a rate or an in-flight cap, and an API key changed while it runs
-(`change_api_key`). For demos it also refuses a share of orders outright (`refuse_rate`: a provider
-error, nothing created, so the order fails and can be re-submitted) and rejects a share of placed
-ones when their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
+Rejected) and injects faults on demand: 503 before creating, a created order whose answer never
+comes, a created order whose answer is cut short (malformed XML; getimeis answers too), 429 over
+a rate or an in-flight cap, and an API key changed while it runs (`change_api_key`). For
+demos it also refuses a share of orders outright (`refuse_rate`: a provider error, nothing
+created, so the order fails and can be re-submitted) and rejects a share of placed ones when
+their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
 Account-wide faults for the unattended tests: `refuse_text` refuses every placeorder with that
-`<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up to
-that many ids between two of our orders, as other customers' orders do. Every fault switch can be
-flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the attribute. `GET
-/_stats` and `GET /_orders` let a test check what the provider saw and charged (`POST /_reset_peak`
-restarts the in-flight peak). It binds 127.0.0.1 only and never echoes the API key. Its time
-(latency, order ages, the rate window) comes from `clock` (submissions.clock.SystemClock by
-default): tests pass one they advance.
+`<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up
+to that many ids between two of our orders, as other customers' orders do. `gateway_rate` is a
+gateway in front of the provider answering 502 Bad Gateway at once, forwarding nothing (so
+nothing is created, though the client cannot know it: an unknown outcome). Every fault switch
+can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
+attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
+(`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
+the API key. Its time (latency, order ages, the rate window) comes from `clock`
+(submissions.clock.SystemClock by default): tests pass one they advance.
 """
 
 import json
@@ -53,9 +54,10 @@ REFUSED = "Service temporarily unavailable for this IMEI, try again later"
 REJECTED_CODE = "Invalid_IMEI"
 # What `POST /_faults` may switch at run time, and the type each takes (None switches off).
 FAULTS = {
-    "fail_rate": float, "gateway_rate": float, "timeout_rate": float, "garbage_rate": float,
-    "rate_limit": int, "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
+    "fail_rate": float, "timeout_rate": float, "garbage_rate": float, "rate_limit": int,
+    "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
     "latency": float, "jitter": float, "refuse_rate": float, "reject_rate": float,
+    "gateway_rate": float,
 }  # fmt: skip
 
 
@@ -246,7 +248,7 @@ class FakeFusion:
         imeis = [i.strip() for i in _param(params, "imei").split(",") if i.strip()]
         with self._lock:
             self._sent.update(imeis)
-            bad_gateway = self._random.random() < self.gateway_rate
+            bad_gateway = bool(self.gateway_rate) and self._random.random() < self.gateway_rate
             throttled = not bad_gateway and self._enter_or_throttle()
             if bad_gateway:
                 self._counts["failed_502"] += 1
