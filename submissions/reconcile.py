@@ -9,8 +9,14 @@ ours lies strictly between
 Reading every id of that window (100 a call) and matching IMEI and service decides it: found ->
 `pending` with its id (its result then comes by polling); the whole window read and no order
 for the IMEI -> never created -> `queued` again, sent normally. Nothing is ever re-sent to find
-out. An order stays unknown, with a note saying why, when there is no HIGH yet, no LOW, or the
-window is wider than RECONCILE_MAX_IDS.
+out. An order stays unknown, with a note saying why, when there is no LOW, or the window is
+wider than RECONCILE_MAX_IDS.
+
+The tail (no HIGH yet: no order of ours was sent after it, e.g. the last orders of the last batch
+hit by an outage): TAIL_IDS ids above LOW are read, which finds the order if it was created.
+Absence cannot be proven without an upper end (other accounts' ids are invisible to getimeis), so
+an order not found there stays unknown, with a note, until the next order this account places
+(any batch) gives its window an upper end.
 
 The driver plans on its main thread, reads on its poll executor and records on its main thread
 (`Reconciler`); the every-minute `ensure_driver` task runs it inline (`run_inline`).
@@ -33,6 +39,8 @@ log = logging.getLogger(__name__)
 MARGIN = timedelta(seconds=2)  # a call "ended" this long after its order became unknown
 ORDERS_PER_PASS = 50
 LATER_SENDS = 200  # sends after the end looked at for HIGH
+TAIL_IDS = 300  # ids read above LOW for an order without HIGH (it can only be found)
+NO_HIGH = "no order sent after it has been placed yet (upper end of its id window)"
 FOUND = "Found again by reading provider ids {}–{} (getimeis), matched on IMEI and service: {}"
 ABSENT = (
     "Never created: provider ids {}–{} were all read (getimeis) and none is for this IMEI "
@@ -45,6 +53,7 @@ class Window:
     order: Order
     low: int  # exclusive
     high: int  # exclusive
+    open_ended: bool = False  # no HIGH yet: the ids read can find it, never prove it absent
 
     @property
     def ids(self):
@@ -81,7 +90,7 @@ def window_of(order):
         high=Min("remote_id")
     )["high"]
     if high is None:
-        return "no order sent after it has been placed yet (upper end of its id window)"
+        return Window(order, low, low + 1 + min(TAIL_IDS, settings.RECONCILE_MAX_IDS), True)
     if high - low - 1 > settings.RECONCILE_MAX_IDS:
         return (
             f"its window of provider ids {low + 1}–{high - 1} is wider than "
@@ -150,6 +159,9 @@ def decide(window, remotes):
         return mark_found(window, matches[0])
     if same_imei:
         note_unresolved(order, "an order for this IMEI in its id window does not match its service")
+        return "undecided"
+    if window.open_ended:
+        note_unresolved(order, f"{NO_HIGH}; ids {'–'.join(map(str, window.describe()))} hold none")
         return "undecided"
     if order.requeue_not_placed(ABSENT.format(*window.describe())):
         reopen_batch(order)

@@ -162,6 +162,33 @@ def test_it_fails_with_503_before_creating_the_order(make_fake_provider):
     assert (fake.stats()["failed_503"], fake.stats()["orders_created"]) == (1, 0)
 
 
+def test_its_gateway_answers_502_at_once_without_forwarding_to_the_provider(make_fake_provider):
+    fake = make_fake_provider(gateway_rate=1, latency=1, jitter=0)
+    started = time.monotonic()
+
+    response = call(fake, "placeorder", imei=valid_imei(1), networkId="1739")
+    took = time.monotonic() - started
+    fake.set_faults({"gateway_rate": 0})
+    again = call(fake, "placeorder", imei=valid_imei(1), networkId="1739")
+
+    stats = fake.stats()
+    assert (response.status_code, "502 Bad Gateway" in response.text) == (502, True)
+    assert took < 0.5  # the provider's 1 s latency never applied
+    assert (stats["failed_502"], stats["failed_503"], stats["orders_created"]) == (1, 0, 1)
+    assert (stats["imeis_placed_more_than_once"], stats["imeis_sent_more_than_once"]) == (0, 1)
+    assert stats["peak_inflight_placeorders"] == 1
+    assert "<status>Pending</status>" in again.text
+
+
+def test_the_command_passes_the_gateway_rate_to_the_fake(monkeypatch):
+    served = []
+    monkeypatch.setattr(FakeFusion, "serve_forever", lambda fake: served.append(fake))
+
+    call_command("fakefusion", "--port", "0", "--gateway-rate", "0.25")
+
+    assert (served[0].gateway_rate, served[0].fail_rate) == (0.25, 0.0)
+
+
 def test_it_creates_the_order_but_never_answers_with_timeout_rate(make_fake_provider):
     fake = make_fake_provider(timeout_rate=1)
 
@@ -270,6 +297,7 @@ def test_it_serves_stats_and_orders_as_json_without_the_api_key(fake_provider):
         "imeis_sent_more_than_once": 0,
         "rejected_429": 0,
         "failed_503": 0,
+        "failed_502": 0,
         "timed_out": 0,
         "garbled": 0,
         "refused": 0,
@@ -358,5 +386,7 @@ def test_its_faults_switch_at_run_time_over_http(fake_provider):
 
     assert (on.status_code, on.json()) == (200, {"fail_rate": 1.0, "refuse_text": "Suspended"})
     assert "503 Service Unavailable" in place(fake_provider, valid_imei(1))
+    assert requests.post(url, json={"fail_rate": 0, "gateway_rate": 1}).status_code == 200
+    assert "502 Bad Gateway" in place(fake_provider, valid_imei(2))
     assert refused.status_code == 400
     assert "no_such_fault" in refused.json()["error"]

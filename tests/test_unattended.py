@@ -291,24 +291,54 @@ def test_an_unknown_order_absent_from_its_whole_window_is_queued_again(fake_clie
     assert lost.last_error.startswith("Never created: provider ids ")
 
 
-def test_an_unknown_order_without_a_later_send_stays_unknown_with_a_note(fake_client, three_orders):
-    before, lost, _ = three_orders
+def test_the_last_unknown_order_created_at_the_provider_is_found_above_its_lower_end(
+    fake_client, three_orders, make_fake_provider
+):
+    before, lost, _ = three_orders  # nothing is sent after it: its window has no upper end
     t0 = timezone.now() - timedelta(minutes=5)
     send(before, fake_client, t0)
     lose(
         send(lost, fake_client, t0 + timedelta(seconds=2), record=False), t0 + timedelta(seconds=3)
     )
 
-    reconcile.run_inline(GsmFusionClient.from_settings)
-    reconcile.run_inline(GsmFusionClient.from_settings)  # the note is written once
+    found, requeued = reconcile.run_inline(GsmFusionClient.from_settings)
 
     lost.refresh_from_db()
-    assert (lost.status, lost.last_error) == (Status.UNKNOWN, "No answer in time")
+    held = {o["imei"]: o["id"] for o in fake_client_orders(make_fake_provider)}
+    low = held[before.imei]
+    assert (found, requeued) == (1, 0)
+    assert (lost.status, lost.remote_id) == (Status.PENDING, held[lost.imei])
+    assert lost.events.last().detail.startswith(
+        f"Found again by reading provider ids {low + 1}–{low + reconcile.TAIL_IDS}"
+    )
+
+
+def test_the_last_unknown_order_never_created_stays_unknown_until_a_later_order_is_placed(
+    fake_client, three_orders, make_fake_provider
+):
+    before, lost, after = three_orders
+    t0 = timezone.now() - timedelta(minutes=5)
+    send(before, fake_client, t0)
+    (claimed,) = Order.claim([lost.pk], timedelta(minutes=1))  # a gateway 502: never created
+    OrderEvent.objects.filter(order=lost, to_status=Status.SUBMITTING).update(at=t0 + SECOND * 2)
+    lose(claimed, t0 + timedelta(seconds=3))
+
+    first = reconcile.run_inline(GsmFusionClient.from_settings)
+    reconcile.run_inline(GsmFusionClient.from_settings)  # the note is written once
+    lost.refresh_from_db()
     notes = lost.events.filter(from_status=Status.UNKNOWN, to_status=Status.UNKNOWN)
+    status_before_a_later_order = lost.status
+    send(after, fake_client, t0 + timedelta(seconds=20))  # the next order of the account
+    second = reconcile.run_inline(GsmFusionClient.from_settings)
+
+    lost.refresh_from_db()
+    low = {o["imei"]: o["id"] for o in fake_client_orders(make_fake_provider)}[before.imei]
+    assert (first, status_before_a_later_order) == ((0, 0), Status.UNKNOWN)
     assert list(notes.values_list("detail", flat=True)) == [
         "Still unknown after looking for it again: no order sent after it has been placed yet "
-        "(upper end of its id window)."
+        f"(upper end of its id window); ids {low + 1}–{low + reconcile.TAIL_IDS} hold none."
     ]
+    assert (second, lost.status) == ((0, 1), Status.QUEUED)
 
 
 def test_a_window_too_wide_to_read_is_left_unknown_and_says_so(fake_client, three_orders, settings):

@@ -80,7 +80,51 @@ def group_is_gone(pgid):
 # -- the provider is down for a while ------------------------------------------------------------
 
 
-def test_an_outage_opens_the_breaker_probes_rarely_and_every_order_completes_after_it(
+GATEWAY_DOWN = "HTTP 502: a gateway lost the provider's answer; the order may exist"
+
+
+def unresolved(batch):
+    return batch.orders.filter(status__in=[*Order.OPEN_STATUSES, Status.UNKNOWN]).exists()
+
+
+def test_a_502_outage_opens_the_breaker_and_reconciliation_sends_every_unknown_order_once(
+    qcluster, make_fake_provider, staff_client
+):
+    # The outage: a gateway answers 502 to every placeorder and forwards nothing. The
+    # client cannot tell that from a lost answer, so each order hit becomes unknown and is
+    # sent again only once its whole id window was read and holds no order for it.
+    fake = make_fake_provider(latency=0.05, complete_after=0.3, id_gap=3)
+    qcluster(fake, SUBMIT_CONCURRENCY=8, SUBMIT_MAX_ATTEMPTS=2, RECONCILE_SECONDS=1, **FAST_BREAKER)
+    batch = start_batch(150)
+    wait_for(lambda: placed_count(batch) >= 20, 60, "the first orders are placed")
+
+    fake.set_faults({"gateway_rate": 1.0})
+    wait_for(lambda: breaker.state().open, 30, "the breaker opens")
+    calls_when_open = placeorders(fake)
+    time.sleep(5)
+    during = breaker.state()
+    unknown_during = batch.orders.filter(status=Status.UNKNOWN).count()
+    page = staff_client.get(reverse("admin:orders_batch_change", args=[batch.pk]))
+    probes = placeorders(fake) - calls_when_open
+    fake.set_faults({"gateway_rate": 0.0})
+    wait_for(lambda: not unresolved(batch), 90, "every order is completed, none unknown")
+    wait_until_done(batch, 30)
+
+    gateway_502s = fake.stats()["failed_502"]
+    absent = OrderEvent.objects.filter(detail__startswith=ABSENT.split("{")[0])
+    found = OrderEvent.objects.filter(detail__startswith=FOUND.split("{")[0])
+    assert 1 <= probes <= 8  # one probe every 1-2 s, plus calls already in flight
+    assert during.waiting > 0 and during.reason == GATEWAY_DOWN
+    assert "Provider unreachable since" in page.content.decode()
+    assert unknown_during > 0
+    assert (absent.count(), found.count()) == (gateway_502s, 0)  # each 502 read, then sent
+    assert statuses(batch) == {Status.COMPLETED: 150}
+    assert not breaker.state().open
+    assert_every_created_order_is_recorded_once(fake, batch)
+    assert fake.stats()["imeis_sent_more_than_once"] == gateway_502s
+
+
+def test_a_503_outage_opens_the_breaker_probes_rarely_and_every_order_completes_after_it(
     qcluster, make_fake_provider, staff_client
 ):
     fake = make_fake_provider(latency=0.05, complete_after=0.3)
@@ -88,7 +132,7 @@ def test_an_outage_opens_the_breaker_probes_rarely_and_every_order_completes_aft
     batch = start_batch(150)
     wait_for(lambda: placed_count(batch) >= 20, 60, "the first orders are placed")
 
-    fake.set_faults({"fail_rate": 1.0})  # every placeorder answers HTTP 502
+    fake.set_faults({"fail_rate": 1.0})  # every placeorder answers HTTP 503: nothing created
     wait_for(lambda: breaker.state().open, 30, "the breaker opens")
     calls_when_open = placeorders(fake)
     time.sleep(5)
@@ -100,14 +144,14 @@ def test_an_outage_opens_the_breaker_probes_rarely_and_every_order_completes_aft
     wait_until_done(batch, 90)
 
     assert 1 <= probes <= 8  # one probe every 1-2 s, plus calls already in flight
-    assert during.waiting > 0 and during.reason == "HTTP 502: try again later"
+    assert during.waiting > 0 and during.reason == "HTTP 503: try again later"
     assert "Provider unreachable since" in page.content.decode()
     assert f"{during.waiting:,} orders waiting" in index.content.decode()
     assert statuses(batch) == {Status.COMPLETED: 150}  # none failed, though max attempts is 2
     assert not breaker.state().open
     assert Breaker.get().closed_at is not None
     assert_every_created_order_is_recorded_once(fake, batch)
-    assert fake.stats()["imeis_sent_more_than_once"] > 0  # the 502s were sent again, as they may
+    assert fake.stats()["imeis_sent_more_than_once"] > 0  # the 503s were sent again, as they may
 
 
 # -- the account runs dry ----------------------------------------------------------------------

@@ -10,7 +10,9 @@ created, so the order fails and can be re-submitted) and rejects a share of plac
 their result comes (`reject_rate`: Rejected, as the provider does with an unusable IMEI).
 Account-wide faults for the unattended tests: `refuse_text` refuses every placeorder with that
 `<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up
-to that many ids between two of our orders, as other customers' orders do. Every fault switch
+to that many ids between two of our orders, as other customers' orders do. `gateway_rate` is a
+gateway in front of the provider answering 502 Bad Gateway at once, forwarding nothing (so
+nothing is created, though the client cannot know it: an unknown outcome). Every fault switch
 can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
 attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
 (`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
@@ -55,6 +57,7 @@ FAULTS = {
     "fail_rate": float, "timeout_rate": float, "garbage_rate": float, "rate_limit": int,
     "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
     "latency": float, "jitter": float, "refuse_rate": float, "reject_rate": float,
+    "gateway_rate": float,
 }  # fmt: skip
 
 
@@ -86,6 +89,7 @@ class FakeFusion:
         complete_after=60.0,
         status_latency=None,
         fail_rate=0.0,
+        gateway_rate=0.0,
         timeout_rate=0.0,
         garbage_rate=0.0,
         refuse_rate=0.0,
@@ -105,6 +109,7 @@ class FakeFusion:
         self.latency, self.jitter, self.complete_after = latency, jitter, complete_after
         self.status_latency = min(latency / 10, 1.0) if status_latency is None else status_latency
         self.fail_rate, self.timeout_rate = fail_rate, timeout_rate
+        self.gateway_rate = gateway_rate
         self.garbage_rate = garbage_rate
         self.refuse_rate, self.reject_rate = refuse_rate, reject_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
@@ -178,7 +183,7 @@ class FakeFusion:
 
     def stats(self):
         """Counters of what the provider saw. `imeis_placed_more_than_once` counts IMEIs that
-        reached the order logic more than once (past the 429/503 front door), whatever the
+        reached the order logic more than once (past the 502/429/503 front door), whatever the
         answer; `imeis_sent_more_than_once` counts every placeorder HTTP call."""
         with self._lock:
             return {
@@ -191,6 +196,7 @@ class FakeFusion:
                 "imeis_sent_more_than_once": sum(1 for n in self._sent.values() if n > 1),
                 "rejected_429": self._counts["rejected_429"],
                 "failed_503": self._counts["failed_503"],
+                "failed_502": self._counts["failed_502"],
                 "timed_out": self._counts["timed_out"],
                 "garbled": self._counts["garbled"],
                 "refused": self._counts["refused"],
@@ -238,11 +244,16 @@ class FakeFusion:
         return None
 
     def _placeorder(self, params):
-        """Front door (429, latency, 503), then the provider's own checks, then the order."""
+        """Front door (gateway 502, 429, latency, 503), then the provider's checks, the order."""
         imeis = [i.strip() for i in _param(params, "imei").split(",") if i.strip()]
         with self._lock:
             self._sent.update(imeis)
-            throttled = self._enter_or_throttle()
+            bad_gateway = bool(self.gateway_rate) and self._random.random() < self.gateway_rate
+            throttled = not bad_gateway and self._enter_or_throttle()
+            if bad_gateway:
+                self._counts["failed_502"] += 1
+        if bad_gateway:  # the gateway answers at once and forwards nothing
+            return 502, "<html><body><h1>502 Bad Gateway</h1></body></html>"
         if throttled:
             return 429, _error("Too Many Requests")
         try:

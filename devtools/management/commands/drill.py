@@ -2,7 +2,9 @@
 
 Against the configured database (it must hold no orders), an in-process fake provider and a
 REAL `manage.py qcluster`, one batch of --orders orders:
-- outage: 502 on every placeorder for --outage seconds once 200 orders are placed;
+- outage: 502 Bad Gateway (--status 502, the default: a gateway answers, nothing is created,
+  the client cannot know that: unknown, then reconciliation) or 503 (--status 503: refused,
+  retried) on every placeorder for --outage seconds once 200 orders are placed;
 - refusal: "not enough funds" (or --refusal-text) refusals once 300 orders exist; then
   top-up and resume;
 - sigterm / sigterm-main: SIGTERM to the cluster's whole group / its main process once 300
@@ -41,7 +43,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("scenario", choices=SCENARIOS)
         parser.add_argument("--orders", type=int, default=1000)
-        parser.add_argument("--outage", type=float, default=180.0, help="seconds of 502s")
+        parser.add_argument("--outage", type=float, default=180.0, help="seconds of the outage")
+        parser.add_argument(
+            "--status", type=int, choices=(502, 503), default=502, help="the outage's answer"
+        )
         parser.add_argument("--latency", type=float, default=1.0, help="fake placeorder (s)")
         parser.add_argument("--concurrency", type=int, default=30)
         parser.add_argument("--refusal-text", default=FUNDS, help="the refusal scenario's text")
@@ -72,7 +77,8 @@ class Command(BaseCommand):
 
     def drill_outage(self):
         self.wait(lambda: self.placed() >= 200, 600, "200 orders placed")
-        self.fake.set_faults({"fail_rate": 1.0})
+        fault = {502: "gateway_rate", 503: "fail_rate"}[self.options["status"]]
+        self.fake.set_faults({fault: 1.0})
         calls = self.placeorders()
         time.sleep(self.options["outage"])
         report = {
@@ -80,10 +86,15 @@ class Command(BaseCommand):
             "shown_during_outage": breaker.state().describe(),
             "status_at_outage_end": self.counts(),
         }
-        self.fake.set_faults({"fail_rate": 0.0})
+        self.fake.set_faults({fault: 0.0})
         ended = time.monotonic()
         self.wait_all_completed()
         report["seconds_from_outage_end_to_all_completed"] = round(time.monotonic() - ended)
+        report["outage_status"] = self.options["status"]
+        events = OrderEvent.objects
+        report["unknown_at_outage_end"] = report["status_at_outage_end"].get("unknown", 0)
+        report["found_again"] = events.filter(detail__startswith="Found again").count()
+        report["never_created_sent"] = events.filter(detail__startswith="Never created").count()
         return report
 
     def drill_refusal(self):

@@ -33,6 +33,12 @@ class Command(BaseCommand):
             help="share of HTTP 503s (refused before creating)",
         )
         parser.add_argument(
+            "--gateway-rate",
+            type=rate,
+            default=0.0,
+            help="share of HTTP 502s from a gateway in front of the provider (nothing created)",
+        )
+        parser.add_argument(
             "--timeout-rate", type=rate, default=0.0, help="share of orders never answered"
         )
         parser.add_argument(
@@ -75,6 +81,7 @@ class Command(BaseCommand):
                 status_latency=options["status_latency"],
                 complete_after=options["complete_after"],
                 fail_rate=options["fail_rate"],
+                gateway_rate=options["gateway_rate"],
                 timeout_rate=options["timeout_rate"],
                 garbage_rate=options["garbage_rate"],
                 refuse_rate=options["refuse_rate"],
