@@ -11,7 +11,22 @@ from django.db import models
 from django.utils import timezone
 
 
-class Dispatcher(models.Model):
+class OneRow:
+    """For a table of exactly one row (id ROW_ID): the dispatcher, the controls, the breaker."""
+
+    ROW_ID = 1
+
+    @classmethod
+    def get(cls):
+        return cls.objects.get_or_create(pk=cls.ROW_ID)[0]
+
+    @classmethod
+    def row(cls):
+        """The row as a queryset, for conditional UPDATEs and locks."""
+        return cls.objects.filter(pk=cls.ROW_ID)
+
+
+class Dispatcher(OneRow, models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     effective_concurrency = models.PositiveIntegerField(
         null=True,
@@ -41,19 +56,8 @@ class Dispatcher(models.Model):
     def __str__(self):
         return "Provider dispatcher"
 
-    ROW_ID = 1  # there is exactly one dispatcher row
 
-    @classmethod
-    def get(cls):
-        return cls.objects.get_or_create(pk=cls.ROW_ID)[0]
-
-    @classmethod
-    def row(cls):
-        """The dispatcher row as a queryset, for conditional UPDATEs and locks."""
-        return cls.objects.filter(pk=cls.ROW_ID)
-
-
-class Control(models.Model):
+class Control(OneRow, models.Model):
     """The operator's live sending controls: one row, read by every driver each few seconds.
 
     Empty values mean "as configured" (SUBMIT_CONCURRENCY, SUBMIT_RATE_PER_MINUTE). Changed only
@@ -77,8 +81,6 @@ class Control(models.Model):
         help_text="No new order is sent; calls already in flight finish and are recorded.",
     )
     updated_at = models.DateTimeField(null=True, blank=True)
-
-    ROW_ID = 1
 
     class Meta:
         verbose_name = "live control"
@@ -139,7 +141,7 @@ class Alert(models.Model):
         return self.closed_at is None
 
 
-class Breaker(models.Model):
+class Breaker(OneRow, models.Model):
     """The circuit breaker for provider-wide faults (see submissions/breaker.py): one row.
 
     Closed while `opened_at` is empty. Kept in the database so that the next driver, the
@@ -154,18 +156,8 @@ class Breaker(models.Model):
     reason = models.TextField(blank=True, help_text="The error that opened it.")
     closed_at = models.DateTimeField(null=True, blank=True)
 
-    ROW_ID = 1
-
     class Meta:
         verbose_name = "provider circuit breaker"
 
     def __str__(self):
         return "Provider circuit breaker"
-
-    @classmethod
-    def get(cls):
-        return cls.objects.get_or_create(pk=cls.ROW_ID)[0]
-
-    @classmethod
-    def row(cls):
-        return cls.objects.filter(pk=cls.ROW_ID)
