@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 from submissions import claims, engine, services
+from submissions.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
 from tests.fixtures.factories import make_batch, make_order
@@ -265,7 +266,7 @@ def test_answers_are_recorded_while_a_stalled_claimer_holds_the_dispatcher_lock(
 
     thread = threading.Thread(target=stalled_claimer)
     thread.start()
-    client = ScriptedClient(delay=0.3)
+    client = ScriptedClient(delay=0.3, clock=SystemClock())  # the lock is held in real time
     monkeypatch.setattr(engine, "DATABASE_RETRY_SECONDS", 0.1)
 
     summary = run(client, seconds=4.0)
