@@ -79,6 +79,15 @@ def _parent_of(entry):
         return None
 
 
+def group_is_gone(pgid):
+    """Has every process of the process group `pgid` ended?"""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
 def still_running(pid, wait_seconds):
     """Is `pid` still running after up to `wait_seconds`? (A zombie or a reaped one is not.)
 

@@ -22,6 +22,7 @@ from orders.models import Batch, Order, OrderEvent
 from submissions import breaker, engine, services
 from submissions.models import Breaker, Dispatcher
 from submissions.reconcile import ABSENT, FOUND
+from submissions.shutdown import group_is_gone
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service
 
@@ -67,14 +68,6 @@ def assert_every_created_order_is_recorded_once(fake, batch, placed_more_than_on
     recorded = dict(batch.orders.exclude(remote_id=None).values_list("imei", "remote_id"))
     assert {o["imei"]: o["id"] for o in fake.orders()} == recorded
     assert fake.stats()["imeis_placed_more_than_once"] == placed_more_than_once
-
-
-def group_is_gone(pgid):
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 # -- the provider is down for a while ------------------------------------------------------------

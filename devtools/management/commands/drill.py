@@ -32,6 +32,7 @@ from orders.imei import with_check_digit
 from orders.models import Batch, Order, OrderEvent, Service
 from submissions import breaker, engine, services
 from submissions.models import Dispatcher
+from submissions.shutdown import group_is_gone
 
 FUNDS = "Your account does not have enough funds to place this order."
 SCENARIOS = ("outage", "refusal", "sigterm", "sigterm-main", "kill9")
@@ -220,11 +221,3 @@ def make_batch(orders):
         for i in range(orders)
     )
     return batch
-
-
-def group_is_gone(pgid):
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
