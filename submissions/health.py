@@ -1,8 +1,8 @@
 """What /health/ and the alerts know about the cluster and the provider.
 
 Provider health is read in ONE place, `provider_state()`, from what the driver records today:
-the Dispatcher's last success/error and the recent call events. A circuit breaker, when there
-is one, belongs here too, so the health endpoint and the alerts follow it unchanged.
+the Dispatcher's last success/error and the recent call events, with the circuit breaker's
+state beside them.
 """
 
 from dataclasses import asdict, dataclass
@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
 
+from . import breaker
 from .models import Dispatcher
 from .provider import ProviderError
 
@@ -41,7 +42,7 @@ class ProviderState:
     last_success_at: datetime | None
     last_error_at: datetime | None
     failing_since: datetime | None
-    breaker: str | None = None  # no breaker yet
+    breaker: str = "closed"  # or "Provider unreachable since 12:03 - next try in ..."
 
     def as_json(self):
         return {name: iso(value) for name, value in asdict(self).items()}
@@ -86,7 +87,10 @@ def provider_state(now=None, dispatcher=None):
     else:
         since = last_answer or first_error_at(horizon) or last_error
         state = "down" if now - since >= down_after else "failing"
-    return ProviderState(state, dispatcher.last_success_at, dispatcher.last_error_at, since)
+    circuit = breaker.state().describe(now) or "closed"
+    return ProviderState(
+        state, dispatcher.last_success_at, dispatcher.last_error_at, since, circuit
+    )
 
 
 def first_error_at(since):

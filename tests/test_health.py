@@ -9,7 +9,7 @@ from django.utils import timezone
 from orders.models import Batch, Order
 from portal import health as health_view
 from submissions import health
-from submissions.models import Dispatcher
+from submissions.models import Breaker, Dispatcher
 from tests.fixtures.factories import make_batch, make_order
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +210,16 @@ def test_a_beat_creates_the_dispatcher_row_if_needed_and_updates_it_after():
     health.beat()
 
     assert first is not None and Dispatcher.objects.get().heartbeat_at > first
+
+
+def test_it_reports_the_circuit_breaker_when_it_is_open(client, db):
+    Breaker.objects.create(
+        opened_at=timezone.now(),
+        next_probe_at=timezone.now() + timedelta(seconds=20),
+        reason="HTTP 503: try again later",
+    )
+
+    provider = client.get("/health/").json()["provider"]
+
+    assert provider["breaker"].startswith("Provider unreachable since ")
+    assert provider["breaker"].endswith("0 orders waiting (HTTP 503: try again later)")
