@@ -251,6 +251,9 @@ def test_after_kill_9_the_unknown_orders_are_found_in_their_id_windows(
     assert found.count() + absent.count() == in_flight
     assert statuses(batch) == {Status.COMPLETED: 200}
     assert_every_created_order_is_recorded_once(fake, batch)
-    assert fake.stats()["imeis_sent_more_than_once"] == absent.count()
+    # An absent order was sent again once, unless the kill came between its claim and its
+    # call (then this is its first send); none reached the provider's order logic twice.
+    assert fake.stats()["imeis_sent_more_than_once"] <= absent.count()
+    assert fake.stats()["imeis_placed_more_than_once"] == 0
     ids = sorted(o["id"] for o in fake.orders())
     assert any(b - a > 1 for a, b in zip(ids, ids[1:], strict=False))  # ids were interleaved
