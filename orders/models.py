@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -121,6 +122,18 @@ class OrderQuerySet(models.QuerySet):
             batch__state__in=Batch.LIVE_STATES,
         ).filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
 
+    def claimable(self):
+        """Queued orders read for a claim (`Order.claim`): locked, skipping rows another
+        transaction holds, with what sending them needs."""
+        return (
+            self.filter(status=Order.Status.QUEUED)
+            .select_related("service")
+            # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
+            # last halving of the limit (submissions.limits), whichever host halved it.
+            .annotate(claimed_at=Now(), batch_state=models.F("batch__state"))
+            .select_for_update(skip_locked=True, of=("self",))
+        )
+
     def in_flight(self):
         return self.filter(status=Order.Status.SUBMITTING)
 
@@ -210,6 +223,11 @@ class Order(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="order_claim_idx"),
+            # The claim's order (oldest batch, then upload order), queued orders only: a claim
+            # reads the few rows it takes, however long the queue.
+            models.Index(
+                fields=["batch", "id"], condition=Q(status="queued"), name="order_queued_idx"
+            ),
             models.Index(fields=["batch", "status"], name="order_batch_status_idx"),
             models.Index(fields=["status", "next_poll_at"], name="order_poll_idx"),
             models.Index(fields=["imei", "service"], name="order_imei_service_idx"),
@@ -283,25 +301,57 @@ class Order(models.Model):
         exists, and its id must not be lost. The only transition that ignores the claim: it
         records a fact and never leads to a send; the newer call's answer is then refused.
         """
+        placed = Placed(self, remote_id, remote_status, raw, latency)
+        return bool(Order.mark_placed_in_bulk([placed]))
+
+    @classmethod
+    def mark_placed_in_bulk(cls, answers):
+        """`mark_placed` for many `Placed` answers in one UPDATE; returns the orders it moved.
+
+        The driver records a loop turn's placed answers this way: one statement instead of one
+        per answer. An order no longer `submitting` or `unknown` (its answer recorded already)
+        is left as it is. Two answers for one order (it was claimed again meanwhile) are
+        recorded one after the other.
+        """
+        if not answers:
+            return []
+        if len({answer.order.pk for answer in answers}) < len(answers):
+            return [a.order for a in answers if cls.mark_placed_in_bulk([a])]
         now = timezone.now()
-        new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower())
-        if new_status not in self.AWAITING_RESULT_STATUSES:
-            # A placeorder answer carries no result: a final (or unknown) first status is
-            # recorded as pending and polled for its result, never as final without one.
-            new_status = self.Status.PENDING
-        return self._move(
-            [self.Status.SUBMITTING, self.Status.UNKNOWN],
-            new_status,
-            any_claim=True,
-            detail=raw,
-            latency=latency,
-            remote_id=remote_id,
-            submitted_at=now,
-            next_poll_at=now,
-            lease_expires_at=None,
-            cost=self.service.price,
-            last_error="",
+        by_pk = {answer.order.pk: answer for answer in answers}
+        placed = {pk: answer.status for pk, answer in by_pk.items()}
+        moving = cls.objects.filter(
+            pk__in=by_pk, status__in=[cls.Status.SUBMITTING, cls.Status.UNKNOWN]
         )
+        with transaction.atomic(savepoint=False):
+            changes = {
+                pk: {"status": a.status, "remote_id": a.remote_id, "cost": a.order.service.price}
+                for pk, a in by_pk.items()
+            }
+            moved = moving.update(
+                **{name: cls.per_order(name, changes) for name in ("status", "remote_id", "cost")},
+                submitted_at=now,
+                next_poll_at=now,
+                lease_expires_at=None,
+                last_error="",
+            )
+            if moved < len(by_pk):
+                # Some were recorded already: this UPDATE stamped the ones it moved with `now`.
+                stamped = cls.objects.filter(pk__in=by_pk, submitted_at=now)
+                by_pk = {pk: by_pk[pk] for pk in stamped.values_list("pk", flat=True)}
+            save_events(
+                [
+                    a.order.event(a.order.status, placed[pk], a.raw, a.latency)
+                    for pk, a in by_pk.items()
+                ]
+            )
+        for pk, answer in by_pk.items():
+            order = answer.order
+            order.status, order.remote_id = placed[pk], answer.remote_id
+            order.cost, order.last_error = order.service.price, ""
+            order.submitted_at = order.next_poll_at = now
+            order.lease_expires_at = None
+        return [answer.order for answer in by_pk.values()]
 
     def event(self, from_status, to_status, detail, latency=None, actor=None):
         return OrderEvent(
@@ -425,21 +475,45 @@ class Order(models.Model):
 
     def apply_remote_status(self, remote_status, code, raw, parsed=None):
         """A getimeis answer for a placed order: record it when it moves the order on."""
-        new_status = self.REMOTE_STATUSES.get(remote_status.strip().lower())
-        if new_status is None:
-            return self._move(
-                [self.status], self.status, detail=f"Unrecognised provider status: {raw}"
+        return bool(Order.apply_remote_statuses([Polled(self, remote_status, code, raw, parsed)]))
+
+    @classmethod
+    def apply_remote_statuses(cls, answers):
+        """getimeis answers (`Polled`) for awaiting orders; returns the orders they moved on.
+
+        The orders a chunk moves are locked and moved in one UPDATE per kind of move (on to a
+        result, or between pending and in process), with an event each. An unrecognised
+        status is noted on the order's timeline, one order at a time (rare).
+        """
+        moved = [
+            a.order
+            for a in answers
+            if a.status is None
+            and a.order._move(
+                [a.order.status], a.order.status, detail=f"Unrecognised provider status: {a.raw}"
             )
-        if new_status == self.status:
-            return False
-        fields = {"result_code": code}
-        if new_status in (self.Status.COMPLETED, self.Status.REJECTED):
-            fields["finished_at"] = timezone.now()
-            fields["next_poll_at"] = None
-            fields.update(parsed or {})
-            if new_status == self.Status.REJECTED:
-                fields["last_error"] = f"Rejected by the provider: {code or 'no reason given'}"
-        return self._move(self.AWAITING_RESULT_STATUSES, new_status, detail=raw, **fields)
+        ]
+        moving = {a.order.pk: a for a in answers if a.status not in (None, a.order.status)}
+        if not moving:
+            return moved
+        now = timezone.now()
+        with transaction.atomic(savepoint=False):
+            awaiting = cls.objects.filter(pk__in=moving, status__in=cls.AWAITING_RESULT_STATUSES)
+            current = dict(awaiting.select_for_update().values_list("pk", "status"))
+            moving = {pk: a for pk, a in moving.items() if current.get(pk) not in (None, a.status)}
+            changes = {pk: a.changes(now) for pk, a in moving.items()}
+            for final in (True, False):
+                group = {pk: changes[pk] for pk, a in moving.items() if a.is_final == final}
+                names = {name for fields in group.values() for name in fields}
+                if group:
+                    cls.objects.filter(pk__in=group).update(
+                        **{name: cls.per_order(name, group) for name in names}
+                    )
+            save_events([a.order.event(current[pk], a.status, a.raw) for pk, a in moving.items()])
+        for pk, answer in moving.items():
+            for name, value in changes[pk].items():
+                setattr(answer.order, name, value)
+        return moved + [answer.order for answer in moving.values()]
 
     def cancel(self, actor=None, detail="Cancelled before it was sent."):
         return self._move(
@@ -470,6 +544,20 @@ class Order(models.Model):
         )
 
     @classmethod
+    def per_order(cls, name, changes):
+        """An UPDATE's value of field `name` for each order, from `{pk: {name: value}}`.
+
+        One value for all, or a CASE on the id; an order without a value for `name` keeps its
+        own.
+        """
+        field = cls._meta.get_field(name)
+        values = {pk: fields[name] for pk, fields in changes.items() if name in fields}
+        if len(values) == len(changes) and len(set(values.values())) == 1:
+            return Value(next(iter(values.values())), output_field=field)
+        whens = [models.When(pk=pk, then=Value(value)) for pk, value in values.items()]
+        return models.Case(*whens, default=models.F(name), output_field=field)
+
+    @classmethod
     def schedule_next_polls(cls, orders, now=None):
         """Ask about these orders again later; older orders less often.
 
@@ -484,38 +572,76 @@ class Order(models.Model):
             cls.objects.filter(pk__in=ids).update(next_poll_at=now + interval)
 
     @classmethod
-    def claim(cls, ids, lease):
-        """queued -> submitting for `ids`, all in one UPDATE; returns the claimed orders.
+    def claim(cls, orders, lease):
+        """queued -> submitting for `orders`, all in one UPDATE; returns the claimed ones.
 
-        Runs inside the caller's transaction, which holds the dispatcher lock. Orders moved by
-        someone else meanwhile are simply not claimed (the UPDATE is conditional).
+        `orders` were read with `claimable()` in the caller's transaction (which holds the
+        dispatcher lock). Any moved by someone else meanwhile are simply not claimed (the
+        UPDATE is conditional, and what it moved carries its claim token).
         """
         token = uuid.uuid4()
-        now = timezone.now()
-        cls.objects.filter(pk__in=ids, status=cls.Status.QUEUED).update(
-            status=cls.Status.SUBMITTING,
-            claim_token=token,
-            lease_expires_at=from_now(lease),
-            attempts=models.F("attempts") + 1,
-        )
-        # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
-        # last halving of the limit (submissions.limits), whichever host halved it.
-        claimed = list(
-            cls.objects.filter(claim_token=token)
-            .select_related("service", "batch")
-            .annotate(claimed_at=Now())
-        )
-        OrderEvent.objects.bulk_create(
-            OrderEvent(
-                order=o,
-                batch_id=o.batch_id,
-                from_status=cls.Status.QUEUED,
-                to_status=o.status,
-                at=now,
-            )  # fmt: skip
-            for o in claimed
-        )
-        return claimed
+        pks = [order.pk for order in orders]
+        with transaction.atomic(savepoint=False):
+            moved = cls.objects.filter(pk__in=pks, status=cls.Status.QUEUED).update(
+                status=cls.Status.SUBMITTING,
+                claim_token=token,
+                lease_expires_at=from_now(lease),
+                attempts=models.F("attempts") + 1,
+            )
+            if moved < len(orders):
+                taken = set(cls.objects.filter(pk__in=pks, claim_token=token).values_list("pk"))
+                orders = [order for order in orders if (order.pk,) in taken]
+            save_events([o.event(cls.Status.QUEUED, cls.Status.SUBMITTING, "") for o in orders])
+        for order in orders:
+            order.status, order.claim_token = cls.Status.SUBMITTING, token
+            order.attempts += 1
+        return orders
+
+
+@dataclass
+class Placed:
+    """A placeorder answer to record: its order, the provider's id, first status and words."""
+
+    order: Order
+    remote_id: int
+    remote_status: str
+    raw: str = ""
+    latency: float | None = None
+
+    @property
+    def status(self):
+        """Pending, or in process if the provider said so; never final: polling brings that."""
+        status = Order.REMOTE_STATUSES.get(self.remote_status.strip().lower())
+        return status if status in Order.AWAITING_RESULT_STATUSES else Order.Status.PENDING
+
+
+@dataclass
+class Polled:
+    """A getimeis answer to record: its order, the provider's status, result code and words."""
+
+    order: Order
+    remote_status: str
+    code: str
+    raw: str = ""
+    parsed: dict | None = None  # the code's fields (submissions.provider.results.parse_result)
+
+    @property
+    def status(self):
+        """Where it takes the order; None for a status word we do not know."""
+        return Order.REMOTE_STATUSES.get(self.remote_status.strip().lower())
+
+    @property
+    def is_final(self):
+        return self.status in (Order.Status.COMPLETED, Order.Status.REJECTED)
+
+    def changes(self, now):
+        """The order's fields once moved to `status`."""
+        fields = {"status": self.status, "result_code": self.code}
+        if self.is_final:
+            fields.update(finished_at=now, next_poll_at=None, **(self.parsed or {}))
+            if self.status == Order.Status.REJECTED:
+                fields["last_error"] = f"Rejected by the provider: {self.code or 'no reason given'}"
+        return fields
 
 
 class OrderEvent(models.Model):
@@ -573,6 +699,15 @@ def transitions_in_bulk():
         finally:
             _bulk.events = outer
         OrderEvent.objects.bulk_create(events)
+
+
+def save_events(events):
+    """Queue the events in the `transitions_in_bulk` block around, or insert them now."""
+    queued = getattr(_bulk, "events", None)
+    if queued is None:
+        OrderEvent.objects.bulk_create(events)
+    else:
+        queued.extend(events)
 
 
 def from_now(delta):

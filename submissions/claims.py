@@ -22,29 +22,28 @@ SWEPT_NOTE = (
 )
 
 
-def claim(limit, wanted, lease):
+def claim(limit, wanted, lease, live=None):
     """Claim at most `wanted` due orders without passing the in-flight limit across all workers.
 
     One transaction: on PostgreSQL the Dispatcher row lock serialises claimers (and
     SKIP LOCKED keeps us off rows another transaction holds); on SQLite the IMMEDIATE
     transaction already does. The limit is the lower of `limit` and the shared one on the
     locked row (a 429 halving by another driver counts at once); the send-rate bucket is
-    taken here too. The orders are `submitting` once this commits, before any call.
+    taken here too. `live`: the operator's controls, as the driver read them last. The orders
+    are `submitting` once this commits, before any call. The
+    driver claims in the transaction that records its answers (no savepoint: an error here
+    rolls all of it back).
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         row = lock_dispatcher()
-        in_force = limits.current(row)
+        in_force = limits.current(row, live)
         free = min(wanted, min(limit, in_force.concurrency) - Order.objects.in_flight().count())
         if free <= 0:
             return []
-        ids = list(
-            Order.objects.due_for_submit()
-            .order_by("batch__created_at", "batch_id", "id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:free]
-        )
-        ids = ids[: limits.take_sends(row, len(ids), in_force.rate_per_minute)] if ids else []
-        claimed = Order.claim(ids, lease) if ids else []
+        # The oldest batch first (ids grow with time), then the order of its file.
+        due = list(Order.objects.due_for_submit().claimable().order_by("batch_id", "id")[:free])
+        due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
+        claimed = Order.claim(due, lease) if due else []
         start_batches(claimed)
     return claimed
 
@@ -61,8 +60,8 @@ def lock_dispatcher():
 
 def start_batches(orders):
     """Their queued batches -> running; the claim read each batch's state with its order."""
-    queued = {o.batch_id: o.batch for o in orders if o.batch.state == Batch.State.QUEUED}
-    for batch in queued.values():
+    queued = {o.batch_id for o in orders if o.batch_state == Batch.State.QUEUED}
+    for batch in Batch.objects.filter(pk__in=queued) if queued else []:
         if batch.mark_running():
             calllog.batch_started(batch)
 

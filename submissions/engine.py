@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from orders.models import transitions_in_bulk
+from orders.models import Order, Placed, transitions_in_bulk
 
 from . import (
     calllog,
@@ -145,7 +145,8 @@ class Driver:
         self.token = token
         self.clock = clock or SystemClock()
         self.deadline = self.clock.monotonic() + seconds
-        self.limits = limits.current()  # read again every housekeeping turn
+        self.controls = controls.effective()  # the operator's: read every housekeeping turn
+        self.limits = limits.current(live=self.controls)
         # The longest a call can take: name resolution and connecting (each bounded by the
         # connect timeout, see provider/transport.py), then the read timeout.
         connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
@@ -160,6 +161,7 @@ class Driver:
         self.poll_pool = ThreadPoolExecutor(2, thread_name_prefix="getimeis")
         self.sends = {}  # future -> (order, monotonic send time); forgotten once recorded
         self.held = set()  # finished sends whose recording failed: logged, retried
+        self.recorded = []  # the sends recorded in the transaction under way
         self.polls = {}  # future -> {remote_id: order}
         self.stopped = ""  # why claiming stopped (credentials refused, lease lost)
         self.next_claim = self.next_poll = self.next_housekeeping = 0.0
@@ -226,12 +228,11 @@ class Driver:
                 self.next_housekeeping = now + HOUSEKEEPING_SECONDS
                 if not self.housekeeping():
                     return False
-            self.top_up(now)
             self.start_poll(now)
         finally:
             # Even when a statement above failed (a lock timeout: a stalled claimer holds the
-            # dispatcher row), the answers in hand are recorded; the claim is retried next turn.
-            self.wait_and_record(WAIT_SECONDS)
+            # dispatcher row), the answers in hand are recorded and the free slots refilled.
+            self.wait_and_record(WAIT_SECONDS, top_up=True)
         self.reconciler.record_if_done()
         return True
 
@@ -274,33 +275,49 @@ class Driver:
 
     def apply_limits(self):
         """The limits in force (429s, the operator's live controls): read every turn."""
-        current = limits.current()
+        self.controls = controls.effective()
+        current = limits.current(live=self.controls)
         if current != self.limits:
             log.info("Limits now: %s", current)
             self.limits = current
 
     # -- sending -------------------------------------------------------------------------------
 
-    def top_up(self, now):
-        wanted = self.breaker.allowed(self.limits.concurrency - len(self.sends), len(self.sends))
+    def top_up(self):
+        """Claim due orders into the free slots and send them (when no answer came to record)."""
+        self.record_sends([], top_up=True)
+
+    def claim(self):
+        """Claim due orders into the free slots, in the caller's transaction; not sent yet."""
+        now = self.clock.monotonic()
+        running = len(self.sends) - len(self.recorded)
+        wanted = self.breaker.allowed(self.limits.concurrency - running, running)
         stopped = self.stopped or self.limits.sending_stopped
         if stopped or wanted <= 0 or now < self.next_claim:
-            return
-        claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease)
-        self.breaker.sent(len(claimed))
-        self.summary["claimed"] += len(claimed)
+            return []
+        claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease, self.controls)
         # Nothing due (or the send rate's bucket is empty): look again a little later instead
         # of locking the dispatcher each turn.
         self.next_claim = now + IDLE_CLAIM_SECONDS if len(claimed) < wanted else 0.0
+        return claimed
+
+    def send(self, claimed):
+        """Start the calls of orders whose claim is committed."""
+        self.breaker.sent(len(claimed))
+        self.summary["claimed"] += len(claimed)
         for order in claimed:
             future = self.pool.submit(place, self.client, order.imei, order.service_id, self.clock)
             self.sends[future] = (order, self.clock.monotonic())
 
     def record_call(self, order, sent_at, call):
+        """Record one answer. Several placed ones go in one UPDATE: `record_placed`."""
+        if storable(call):
+            self.record_placed([(order, sent_at, call)])
+            return
         if call.placed is not None:
             self.breaker.succeeded()
             self.refusals.placed(sent_at)
-            self.record_placed(order, call.placed, call.latency)
+            self.record_unstorable(order, call.placed, call.latency)
         elif isinstance(call.error, ProviderError):
             self.record_provider_error(order, sent_at, call.error, call.latency)
         else:
@@ -308,29 +325,34 @@ class Driver:
             self.record_unknown(order, reason, call.latency)
         calllog.placeorder(order, call)
 
-    def record_placed_group(self, futures):
-        """The placed answers of a group: an UPDATE each, no savepoint (one statement each).
+    def record_placed(self, calls):
+        """Placed answers, `(order, sent_at, call)` each, with storable ids: one UPDATE for all."""
+        if not calls:
+            return
+        answers = [
+            Placed(order, call.placed.remote_id, call.placed.status, call.placed.raw, call.latency)
+            for order, _, call in calls
+        ]
+        moved = {id(order) for order in Order.mark_placed_in_bulk(answers)}
+        for order, sent_at, call in calls:
+            self.breaker.succeeded()
+            self.refusals.placed(sent_at)
+            self.succeeded = True
+            if id(order) in moved:
+                self.summary["placed"] += 1
+            else:
+                self.placed_elsewhere(order, call.placed)
+            calllog.placeorder(order, call)
 
-        Any error here fails the whole group (every answer held, retried on its own).
-        """
-        for future in futures:
-            order, sent_at = self.sends[future]
-            self.record_call(copy.copy(order), sent_at, future.result())
-
-    def record_placed(self, order, placed, latency):
+    def record_unstorable(self, order, placed, latency):
+        """A placed answer whose id the database cannot store: unknown, to record by hand."""
         self.succeeded = True
-        if not storable_id(placed):
-            reason = (
-                f"Placed as {placed.remote_id}, an id beyond what the database stores: "
-                f"record it by hand. The provider's answer: {placed.raw}"
-            )
-            log.error("Order %s (%s): %s", order.pk, order.imei, reason)
-            self.record_unknown(order, reason, latency)
-            return
-        if order.mark_placed(placed.remote_id, placed.status, placed.raw, latency):
-            self.summary["placed"] += 1
-            return
-        self.placed_elsewhere(order, placed)
+        reason = (
+            f"Placed as {placed.remote_id}, an id beyond what the database stores: "
+            f"record it by hand. The provider's answer: {placed.raw}"
+        )
+        log.error("Order %s (%s): %s", order.pk, order.imei, reason)
+        self.record_unknown(order, reason, latency)
 
     def placed_elsewhere(self, order, placed):
         """A placed answer its order no longer waits for: recorded already, or to do by hand."""
@@ -425,13 +447,18 @@ class Driver:
 
     # -- the loop's plumbing -------------------------------------------------------------------
 
-    def wait_and_record(self, timeout):
+    def wait_and_record(self, timeout, top_up=False):
+        """Wait briefly for calls to finish; record them (and refill the free slots: `top_up`)."""
         futures = [f for f in self.sends if f not in self.held] + list(self.polls)
-        if not futures:
+        if top_up and not futures:  # nothing to wait for: claim first
+            self.top_up()
+            futures = list(self.sends)
+        if futures:
+            done, _ = self.clock.wait(futures, timeout)
+        else:
+            done = set()
             self.clock.sleep(timeout)
-            return
-        done, _ = self.clock.wait(futures, timeout)
-        self.record_sends([f for f in done if f in self.sends])
+        self.record_sends([f for f in done if f in self.sends], top_up=top_up)
         # At most one poll chunk (100 orders) a turn: the next turn refills the free slots
         # first, so recording results never stalls sending. Unrecorded chunks stay done and
         # come back at once from the next wait().
@@ -440,38 +467,53 @@ class Driver:
             self.record_poll(self.polls[polled], polled.result())
             del self.polls[polled]
 
-    def record_sends(self, futures):
-        """Record finished calls, all in one transaction; forget a call once it is committed.
+    def record_sends(self, futures, top_up=False):
+        """Record finished calls and claim the slots they free, all in one transaction.
 
-        One commit for every answer of a loop turn instead of one each: on PostgreSQL a commit
-        waits for its WAL flush, and a commit per answer kept the freed slots waiting. An
-        error of its own (not a database error) in recording an answer other than "placed"
-        holds that answer alone (see `record_one`). Any error while recording the placed
-        ones, a database error, or a failed commit holds every answer of the group: each is
-        logged in full and retried on its own at the next housekeeping turn (the transitions
-        are conditional UPDATEs under the claim token, so a repeat of one whose commit
-        outlived the error changes nothing). Nothing of a failed group is kept:
-        the answers were recorded on copies of the orders, and the driver's counters and
-        state are put back as they were.
+        One commit for every answer of a loop turn and the claim that refills their slots,
+        instead of a commit each: on PostgreSQL a commit waits for its WAL flush, and the freed
+        slots waited for it. The claimed orders are sent once that commit is done. An error of
+        its own (not a database error) in recording an answer other than "placed" holds that
+        answer alone (see `record_one`). Any error while recording the placed ones or
+        claiming, a database error, or a failed commit holds every answer of the group: each
+        is logged in full and retried on its own at the next housekeeping turn (the
+        transitions are conditional UPDATEs under the claim token, so a repeat of one whose
+        commit outlived the error changes nothing), and claims nothing. Nothing of a failed
+        group is kept: the answers were recorded on copies of the orders, and the driver's
+        counters and state are put back as they were.
         """
-        if not futures:
+        if not futures and not top_up:
             return
         before = self.state()
         placed = [future for future in futures if storable(future.result())]
         others = [future for future in futures if future not in placed]
+        self.recorded = []
         try:
             with transitions_in_bulk():
-                recorded = [future for future in others if self.record_one(future)]
-                self.record_placed_group(placed)
-                recorded += placed
+                self.recorded = [future for future in others if self.record_one(future)]
+                self.record_placed([self.answer(future) for future in placed])
+                self.recorded += placed
+                claimed = self.claim() if top_up else []
         except Exception as exc:
             self.restore(before)
             for future in futures:
                 self.hold(future, exc)
             raise
+        finally:
+            recorded, self.recorded = self.recorded, []
         for future in recorded:
             del self.sends[future]
             self.held.discard(future)
+        self.send(claimed)
+
+    def answer(self, future):
+        """`(order, sent_at, call)` of a finished send, on a copy of the order.
+
+        The transitions update the object they move, and a group rolled back after recording
+        an answer must retry it from the order as it was sent.
+        """
+        order, sent_at = self.sends[future]
+        return copy.copy(order), sent_at, future.result()
 
     def record_one(self, future):
         """Record one answer in a savepoint of the group; False if held for an error of its own.
@@ -480,12 +522,9 @@ class Driver:
         events too (a nested `transitions_in_bulk`); the rest of the group goes on. Only
         answers other than "placed" come here, so the savepoints are few.
         """
-        order, sent_at = self.sends[future]
         try:
-            # A copy: the transitions update the object they move, and a group rolled back
-            # after this answer must retry it from the order as it was sent.
             with transitions_in_bulk():
-                self.record_call(copy.copy(order), sent_at, future.result())
+                self.record_call(*self.answer(future))
         except DatabaseError:
             raise
         except Exception as exc:

@@ -31,14 +31,14 @@ class Limits:
     sending_stopped: bool = False  # the operator's "stop all sending" switch
 
 
-def current(row=None):
+def current(row=None, live=None):
     """The limits in force now, from the Dispatcher and Control rows (read them each turn).
 
     A cap lowered by the operator applies at once; a raised one too, unless 429s lowered the
-    limit, which then creeps up to it.
+    limit, which then creeps up to it. `live`: the operator's controls if read already.
     """
     row = row or Dispatcher.get()
-    live = controls.effective()
+    live = live or controls.effective()
     cap = live.concurrency
     concurrency = max(1, min(row.effective_concurrency or cap, cap))
     return Limits(cap, concurrency, live.rate_per_minute, live.sending_stopped)

@@ -9,7 +9,7 @@ import logging
 
 from django.utils import timezone
 
-from orders.models import Order, transitions_in_bulk
+from orders.models import Order, Polled, transitions_in_bulk
 
 from .provider.results import parse_result
 
@@ -38,20 +38,16 @@ def record_statuses(orders_by_id, remotes):
     orders are simply polled again.
     """
     with transitions_in_bulk():
-        changed = sum(
-            apply_status(orders_by_id[remote.remote_id], remote)
-            for remote in remotes
-            if remote.remote_id in orders_by_id
-        )
+        answers = [
+            Polled(orders_by_id[r.remote_id], r.status, r.code, r.raw, parse_result(r.code))
+            for r in remotes
+            if r.remote_id in orders_by_id
+        ]
+        changed = len(Order.apply_remote_statuses(answers))
         # Ids the provider left out, and orders still waiting, are asked about again later.
         waiting = [o for o in orders_by_id.values() if o.status in AWAITING]
         Order.schedule_next_polls(waiting)
     return changed
-
-
-def apply_status(order, remote):
-    parsed = parse_result(remote.code) if remote.code else None
-    return bool(order.apply_remote_status(remote.status, remote.code, remote.raw, parsed=parsed))
 
 
 def record_failure(orders_by_id, error):

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from orders.models import Batch, BatchStatusCount, Order
-from tests.fixtures.factories import make_batch, make_order
+from tests.fixtures.factories import claim, make_batch, make_order
 
 Status = Order.Status
 
@@ -26,7 +26,7 @@ def kept(batch):
 def test_counts_follow_bulk_inserts_claims_and_transitions():
     batch = make_batch(orders=5)
     assert kept(batch) == {Status.QUEUED: 5}
-    claimed = Order.claim(list(batch.orders.values_list("id", flat=True)[:3]), timedelta(60))
+    claimed = claim(list(batch.orders.values_list("id", flat=True)[:3]), timedelta(60))
     claimed[0].mark_placed(12345678, "Pending", "<result/>")
     claimed[1].mark_unknown("No answer in time")
     claimed[2].mark_retry("HTTP 502", timedelta(seconds=2))
@@ -72,7 +72,7 @@ def test_a_failed_transaction_leaves_no_count_behind():
 @pytest.mark.django_db(transaction=True)
 def test_cost_follows_placed_orders():
     batch = make_batch(orders=2)
-    claimed = Order.claim(list(batch.orders.values_list("id", flat=True)), timedelta(60))
+    claimed = claim(list(batch.orders.values_list("id", flat=True)), timedelta(60))
     claimed[0].mark_placed(12345678, "Pending", "<result/>")
     claimed[1].mark_placed(12345679, "Pending", "<result/>")
     claimed[1].apply_remote_status("Completed", "Carrier: T-Mobile", "<result/>")

@@ -13,7 +13,7 @@ from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
 from submissions.provider.answers import RemoteOrder
 from tests.fixtures.clock import ManualClock
-from tests.fixtures.factories import make_batch, make_order
+from tests.fixtures.factories import claim, make_batch, make_order
 
 COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"
 
@@ -245,7 +245,7 @@ def test_the_in_flight_cap_is_never_exceeded(db, enqueued, settings):
 def test_orders_in_flight_elsewhere_count_against_the_cap(db, enqueued):
     batch = make_batch(orders=5)
     lease_time = timedelta(minutes=1)
-    Order.claim(list(batch.orders.values_list("id", flat=True)[:2]), lease_time)
+    claim(list(batch.orders.values_list("id", flat=True)[:2]), lease_time)
 
     claimed = claims.claim(limit=3, wanted=3, lease=lease_time)
 
@@ -254,7 +254,7 @@ def test_orders_in_flight_elsewhere_count_against_the_cap(db, enqueued):
 
 
 def test_an_expired_lease_moves_a_submitting_order_to_unknown_and_it_is_not_resent(order, enqueued):
-    Order.claim([order.pk], timedelta(seconds=-1))  # claimed by a worker that was killed
+    claim([order.pk], timedelta(seconds=-1))  # claimed by a worker that was killed
     client = ScriptedClient()
 
     run(client, seconds=0.3)
@@ -266,7 +266,7 @@ def test_an_expired_lease_moves_a_submitting_order_to_unknown_and_it_is_not_rese
 
 
 def test_an_answer_arriving_after_the_sweep_still_records_the_charged_order(order, enqueued):
-    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+    (claimed,) = claim([order.pk], timedelta(seconds=-1))
     claims.sweep_expired()  # the call outlived its lease
     driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
     placed = PlacedOrder(15562210, order.imei, "Pending", "<result>15562210</result>")
@@ -284,7 +284,7 @@ def test_an_answer_arriving_after_the_sweep_still_records_the_charged_order(orde
 
 
 def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueued, caplog):
-    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+    (claimed,) = claim([order.pk], timedelta(seconds=-1))
     claims.sweep_expired()
     Order.objects.get(pk=order.pk).requeue(include_unknown=True)
     driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
@@ -304,7 +304,7 @@ def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueu
 
 
 def test_a_driver_keeps_the_leases_of_its_own_calls_so_the_sweep_spares_them(order):
-    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+    (claimed,) = claim([order.pk], timedelta(seconds=-1))
 
     assert claims.extend_leases([claimed], timedelta(seconds=60)) == 1
     assert claims.sweep_expired() == 0

@@ -3,6 +3,7 @@
 Each test reproduces one finding of the review (it failed on the engine before the fix).
 """
 
+import inspect
 import threading
 import time
 from datetime import timedelta
@@ -15,7 +16,7 @@ from orders.models import Batch, Order
 from submissions import claims, engine, lease
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder
-from tests.fixtures.factories import make_batch, make_order
+from tests.fixtures.factories import claim, make_batch, make_order
 from tests.test_engine import ScriptedClient, error, run
 
 LEASE = timedelta(minutes=1)
@@ -37,10 +38,10 @@ def failed(kind, message, status_code=None):
 
 def stale_and_fresh_claims(order):
     """A call that outlived its lease, an operator re-submit, and a new claim of the order."""
-    (stale,) = Order.claim([order.pk], timedelta(seconds=-1))
+    (stale,) = claim([order.pk], timedelta(seconds=-1))
     claims.sweep_expired()
     Order.objects.get(pk=order.pk).requeue(include_unknown=True)
-    (fresh,) = Order.claim([order.pk], LEASE)
+    (fresh,) = claim([order.pk], LEASE)
     return stale, fresh
 
 
@@ -97,7 +98,7 @@ def test_a_stale_placed_answer_records_its_id_and_the_newer_call_changes_nothing
 
 
 def test_the_sweep_spares_an_order_whose_lease_was_renewed_after_it_looked(order, monkeypatch):
-    (claimed,) = Order.claim([order.pk], timedelta(seconds=-1))
+    (claimed,) = claim([order.pk], timedelta(seconds=-1))
     original = Order.mark_unknown
 
     def renewed_meanwhile(self, *args, **kwargs):
@@ -135,7 +136,7 @@ def skewed(monkeypatch):
 
 
 def test_a_host_whose_clock_runs_ahead_does_not_sweep_live_calls(order, skewed):
-    Order.claim([order.pk], LEASE)
+    claim([order.pk], LEASE)
     skewed(timedelta(hours=1))
 
     assert claims.sweep_expired() == 0
@@ -144,7 +145,7 @@ def test_a_host_whose_clock_runs_ahead_does_not_sweep_live_calls(order, skewed):
 
 def test_a_host_whose_clock_runs_behind_claims_with_a_live_lease(order, skewed):
     skewed(timedelta(hours=-1))
-    Order.claim([order.pk], LEASE)
+    claim([order.pk], LEASE)
     skewed(timedelta(0))
 
     assert claims.sweep_expired() == 0
@@ -175,12 +176,13 @@ def fail_while(monkeypatch, method, error, condition):
     """Make Order.<method> raise `error` while `condition()` holds, as a database outage."""
     original = getattr(Order, method)
 
-    def flaky(self, *args, **kwargs):
+    def flaky(*args, **kwargs):
         if condition():
             raise error
-        return original(self, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(Order, method, flaky)
+    is_classmethod = isinstance(inspect.getattr_static(Order, method), classmethod)
+    monkeypatch.setattr(Order, method, staticmethod(flaky) if is_classmethod else flaky)
 
 
 def once():
@@ -229,7 +231,7 @@ def test_a_database_error_at_the_deadline_still_drains_the_calls_in_flight(
 def test_an_answer_is_recorded_after_any_error_while_recording_it(
     live_order, enqueued, monkeypatch, clock, caplog, error
 ):
-    fail_while(monkeypatch, "mark_placed", error, once())
+    fail_while(monkeypatch, "mark_placed_in_bulk", error, once())
     client = ScriptedClient(clock=clock)
 
     summary = engine.drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
@@ -268,7 +270,10 @@ def test_a_drain_keeps_an_answer_in_hand_while_the_database_is_down(
     client = ScriptedClient(delay=2, clock=clock)
     back_at = clock.now + 20  # down past the drain's bound for calls (2 * 1 + 1 + 5 s)
     fail_while(
-        monkeypatch, "mark_placed", OperationalError("no connection"), lambda: clock.now < back_at
+        monkeypatch,
+        "mark_placed_in_bulk",
+        OperationalError("no connection"),
+        lambda: clock.now < back_at,
     )
 
     engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
@@ -281,7 +286,7 @@ def test_an_answer_never_recorded_is_logged_in_full_at_exit(
     live_order, enqueued, monkeypatch, clock, caplog, settings
 ):
     settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
-    fail_while(monkeypatch, "mark_placed", OperationalError("no connection"), lambda: True)
+    fail_while(monkeypatch, "mark_placed_in_bulk", OperationalError("no connection"), lambda: True)
     client = ScriptedClient(clock=clock)
 
     engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
@@ -325,7 +330,7 @@ def test_a_driver_that_lost_its_lease_still_keeps_its_calls_alive(order, clock):
     release = threading.Event()
     client = ScriptedClient(gate=release)
     driver = engine.Driver(lease.acquire(), 60, lambda: client, clock=clock)
-    driver.top_up(clock.monotonic())
+    driver.top_up()
     Order.objects.filter(pk=order.pk).update(lease_expires_at=timezone.now())
     before = lease_of(order)
     Dispatcher.row().update(driver_token=None)  # our lease lapsed; another driver took it
@@ -376,7 +381,7 @@ def test_a_halving_by_the_draining_driver_holds_in_its_successor(db, clock, sett
     Dispatcher.row().update(effective_concurrency=6)
     successor = engine.Driver(lease.acquire(), 60, ScriptedClient, clock=clock)
     predecessor = engine.Driver(None, 60, ScriptedClient, clock=clock)
-    (claimed,) = Order.claim([batch.orders.get().pk], LEASE)
+    (claimed,) = claim([batch.orders.get().pk], LEASE)
 
     predecessor.record_call(claimed, clock.monotonic(), failed("transient", "HTTP 429", 429))
     clock.advance(60)

@@ -17,7 +17,7 @@ from submissions import claims, engine, services
 from submissions.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
-from tests.fixtures.factories import make_batch, make_order
+from tests.fixtures.factories import claim, make_batch, make_order
 from tests.test_engine import ScriptedClient, error, run
 from tests.test_provider_client import KEY, ScriptedServer
 
@@ -32,7 +32,7 @@ CHARGED_ONCE = (
 
 def send(order):
     """Claim one order for a call, as the driver does; returns the claimed copy."""
-    (claimed,) = Order.claim([order.pk], LEASE)
+    (claimed,) = claim([order.pk], LEASE)
     return claimed
 
 

@@ -103,7 +103,7 @@ def test_a_running_driver_applies_a_lowered_cap_at_its_next_housekeeping(setting
         controls.change(None, concurrency=5)
         assert driver.housekeeping()
 
-        driver.top_up(now=0)
+        driver.top_up()
 
         assert (driver.limits.cap, driver.limits.concurrency, len(driver.sends)) == (5, 5, 5)
         assert Order.objects.in_flight().count() == 5

@@ -233,6 +233,7 @@ def test_the_api_key_never_shows_in_pages_logs_exports_records_or_stats(
     batch = make_batch(orders=12, state=Batch.State.QUEUED)
     engine.drive(deadline_seconds=3)
     fake.change_api_key("OTHR-OTHR-OTHR-OTHR-OTHR")  # the rest is refused: auth errors too
+    fake.set_faults({"fail_rate": 0, "timeout_rate": 0, "garbage_rate": 0})  # refused for sure
     make_order(batch, imei=valid_imei(77))
     Batch.objects.filter(pk=batch.pk).update(state=Batch.State.RUNNING)
     engine.drive(deadline_seconds=2)

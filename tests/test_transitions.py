@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from tests.fixtures.factories import make_batch, make_order, valid_imei
+from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
 
 S = Order.Status
 B = Batch.State
@@ -133,11 +133,11 @@ def test_claim_takes_only_queued_orders_and_counts_an_attempt(db):
     first, second, third = batch.orders.order_by("id")
     Order.objects.filter(pk=third.pk).update(status=S.FAILED)
 
-    claimed = Order.claim([first.pk, second.pk, third.pk], timedelta(seconds=30))
+    claimed = claim([first.pk, second.pk, third.pk], timedelta(seconds=30))
 
     assert sorted(o.pk for o in claimed) == [first.pk, second.pk]
     assert {(o.status, o.attempts) for o in claimed} == {(S.SUBMITTING, 1)}
-    assert Order.claim([first.pk], timedelta(seconds=30)) == []
+    assert claim([first.pk], timedelta(seconds=30)) == []
 
 
 BATCH_TRANSITIONS = {

@@ -19,7 +19,7 @@ from submissions import breaker, engine, reconcile, shutdown
 from submissions.clock import SystemClock
 from submissions.models import Breaker
 from submissions.provider import GsmFusionClient
-from tests.fixtures.factories import make_batch, make_service
+from tests.fixtures.factories import claim, make_batch, make_service
 from tests.test_engine import ScriptedClient, error, run
 
 Status = Order.Status
@@ -220,7 +220,7 @@ def fake_client(make_fake_provider, settings):
 
 def send(order, client, at, record=True):
     """Claim and send one order at `at`: placed and recorded, or its answer lost (unknown)."""
-    (claimed,) = Order.claim([order.pk], timedelta(minutes=1))
+    (claimed,) = claim([order.pk], timedelta(minutes=1))
     OrderEvent.objects.filter(order=order, to_status=Status.SUBMITTING).update(at=at)
     placed = client.place_order(order.imei, order.service_id)
     if record:
@@ -278,7 +278,7 @@ def test_an_unknown_order_absent_from_its_whole_window_is_queued_again(fake_clie
     before, lost, after = three_orders
     t0 = timezone.now() - timedelta(minutes=5)
     send(before, fake_client, t0)
-    (claimed,) = Order.claim([lost.pk], timedelta(minutes=1))  # killed before the request
+    (claimed,) = claim([lost.pk], timedelta(minutes=1))  # killed before the request
     OrderEvent.objects.filter(order=lost, to_status=Status.SUBMITTING).update(at=t0 + SECOND * 2)
     lose(claimed, t0 + timedelta(seconds=3))
     send(after, fake_client, t0 + timedelta(seconds=20))
@@ -319,7 +319,7 @@ def test_the_last_unknown_order_never_created_stays_unknown_until_a_later_order_
     before, lost, after = three_orders
     t0 = timezone.now() - timedelta(minutes=5)
     send(before, fake_client, t0)
-    (claimed,) = Order.claim([lost.pk], timedelta(minutes=1))  # a gateway 502: never created
+    (claimed,) = claim([lost.pk], timedelta(minutes=1))  # a gateway 502: never created
     OrderEvent.objects.filter(order=lost, to_status=Status.SUBMITTING).update(at=t0 + SECOND * 2)
     lose(claimed, t0 + timedelta(seconds=3))
 
