@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Q, Value
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -481,9 +481,10 @@ class Order(models.Model):
     def apply_remote_statuses(cls, answers):
         """getimeis answers (`Polled`) for awaiting orders; returns the orders they moved on.
 
-        The orders a chunk moves are locked and moved in one UPDATE per kind of move (on to a
-        result, or between pending and in process), with an event each. An unrecognised
-        status is noted on the order's timeline, one order at a time (rare).
+        The orders a chunk moves are read with a row lock (their status now), then written by
+        one prepared UPDATE sent for all of them at once (`executemany`), with an event each:
+        a chunk of 100 results costs a few round trips, not 100. An unrecognised status is
+        noted on the order's timeline, one order at a time (rare).
         """
         moved = [
             a.order
@@ -502,18 +503,28 @@ class Order(models.Model):
             current = dict(awaiting.select_for_update().values_list("pk", "status"))
             moving = {pk: a for pk, a in moving.items() if current.get(pk) not in (None, a.status)}
             changes = {pk: a.changes(now) for pk, a in moving.items()}
-            for final in (True, False):
-                group = {pk: changes[pk] for pk, a in moving.items() if a.is_final == final}
-                names = {name for fields in group.values() for name in fields}
-                if group:
-                    cls.objects.filter(pk__in=group).update(
-                        **{name: cls.per_order(name, group) for name in names}
-                    )
+            for names in {tuple(fields) for fields in changes.values()}:
+                cls.update_each({pk: f for pk, f in changes.items() if tuple(f) == names}, names)
             save_events([a.order.event(current[pk], a.status, a.raw) for pk, a in moving.items()])
         for pk, answer in moving.items():
             for name, value in changes[pk].items():
                 setattr(answer.order, name, value)
         return moved + [answer.order for answer in moving.values()]
+
+    @classmethod
+    def update_each(cls, changes, names):
+        """Write `{pk: {name: value}}` (the same `names` for each order): one prepared UPDATE,
+        its rows sent together. Only for rows this transaction has locked."""
+        fields = [cls._meta.get_field(name) for name in names]
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        sql = f"UPDATE {quote(cls._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
+        rows = [
+            [field.get_db_prep_save(values[field.name], connection) for field in fields] + [pk]
+            for pk, values in changes.items()
+        ]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     def cancel(self, actor=None, detail="Cancelled before it was sent."):
         return self._move(
@@ -630,14 +641,10 @@ class Polled:
         """Where it takes the order; None for a status word we do not know."""
         return Order.REMOTE_STATUSES.get(self.remote_status.strip().lower())
 
-    @property
-    def is_final(self):
-        return self.status in (Order.Status.COMPLETED, Order.Status.REJECTED)
-
     def changes(self, now):
         """The order's fields once moved to `status`."""
         fields = {"status": self.status, "result_code": self.code}
-        if self.is_final:
+        if self.status in (Order.Status.COMPLETED, Order.Status.REJECTED):
             fields.update(finished_at=now, next_poll_at=None, **(self.parsed or {}))
             if self.status == Order.Status.REJECTED:
                 fields["last_error"] = f"Rejected by the provider: {self.code or 'no reason given'}"

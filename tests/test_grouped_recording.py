@@ -200,12 +200,12 @@ def test_a_poll_chunk_moves_each_order_once_with_its_fields_and_event(polled):
     ]
 
 
-def test_a_poll_chunk_writes_one_update_for_its_finished_orders_and_one_insert_of_events(polled):
+def test_a_poll_chunk_locks_its_moved_orders_once_and_writes_one_insert_of_events(polled):
     answer = [remote(n, "Completed", f"Model: iPhone {n}") for n in range(1, 5)]
 
     with CaptureQueriesContext(connection) as queries:
         polling.record_statuses(polled, answer)
 
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert (statements.count("UPDATE"), statements.count("INSERT")) == (1, 1)
+    assert (statements.count("SELECT"), statements.count("INSERT")) == (1, 1)
     assert OrderEvent.objects.filter(to_status=Order.Status.COMPLETED).count() == 4
