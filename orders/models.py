@@ -422,6 +422,20 @@ class Order(models.Model):
             last_error=reason,
         )
 
+    def unclaim(self, reason):
+        """submitting -> queued for an order claimed ahead and never sent: as if never claimed.
+
+        No attempt spent and no error shown: the driver only held it in memory for a free slot
+        (see submissions/engine.py, "claimed ahead").
+        """
+        return self._move(
+            [self.Status.SUBMITTING],
+            self.Status.QUEUED,
+            detail=reason,
+            attempts=max(self.attempts - 1, 0),
+            lease_expires_at=None,
+        )
+
     def mark_failed(self, error, latency=None):
         return self._move(
             [self.Status.SUBMITTING, self.Status.QUEUED],

@@ -22,30 +22,40 @@ SWEPT_NOTE = (
 )
 
 
-def claim(limit, wanted, lease, live=None):
+class Claimed(list):
+    """The orders a claim took, and the orders in flight (`submitting`) it counted first."""
+
+    def __init__(self, orders=(), in_flight=0):
+        super().__init__(orders)
+        self.in_flight = in_flight
+
+
+def claim(limit, wanted, lease, live=None, ahead=0):
     """Claim at most `wanted` due orders without passing the in-flight limit across all workers.
 
     One transaction: on PostgreSQL the Dispatcher row lock serialises claimers (and
     SKIP LOCKED keeps us off rows another transaction holds); on SQLite the IMMEDIATE
     transaction already does. The limit is the lower of `limit` and the shared one on the
     locked row (a 429 halving by another driver counts at once); the send-rate bucket is
-    taken here too. `live`: the operator's controls, as the driver read them last. The orders
-    are `submitting` once this commits, before any call. The
-    driver claims in the transaction that records its answers (no savepoint: an error here
-    rolls all of it back).
+    taken here too. `live`: the operator's controls, as the driver read them last. `ahead`:
+    orders a driver may hold claimed beyond the limit, not yet sent (it sends them only into
+    free slots). The orders are `submitting` once this commits, before any call. The driver
+    claims in the transaction that records its answers (no savepoint: an error here rolls
+    all of it back).
     """
     with transaction.atomic(savepoint=False):
         row = lock_dispatcher()
         in_force = limits.current(row, live)
-        free = min(wanted, min(limit, in_force.concurrency) - Order.objects.in_flight().count())
+        in_flight = Order.objects.in_flight().count()
+        free = min(wanted, min(limit, in_force.concurrency) + ahead - in_flight)
         if free <= 0:
-            return []
+            return Claimed(in_flight=in_flight)
         # The oldest batch first (ids grow with time), then the order of its file.
         due = list(Order.objects.due_for_submit().claimable().order_by("batch_id", "id")[:free])
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
         claimed = Order.claim(due, lease) if due else []
         start_batches(claimed)
-    return claimed
+    return Claimed(claimed, in_flight)
 
 
 def lock_dispatcher():

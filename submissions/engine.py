@@ -43,14 +43,20 @@ log = logging.getLogger(__name__)
 WAIT_SECONDS = 0.2  # how long the loop waits for a call to finish before looking again
 HOUSEKEEPING_SECONDS = 2  # lease renewal, crash sweep, finished batches, limit creep
 IDLE_CLAIM_SECONDS = 1  # after a claim found nothing due, look again this much later
+AHEAD_SHARE = 10  # hold up to 1/10 of the in-flight cap claimed ahead of the free slots
 LEASE_MARGIN_SECONDS = 10  # an order's lease outlives its call by this much
 MAX_BACKOFF_SECONDS = 300
 DATABASE_RETRY_SECONDS = 1  # after a database error, reconnect and carry on this much later
 RECORD_GRACE_SECONDS = 30  # after the drain, answers in hand are retried this much longer
 MAX_REMOTE_ID = 2**63 - 1  # the largest id the database stores (a signed 64-bit integer)
 LEFT_TO_THE_SWEEP = "Call still unanswered after draining, left to the sweep: order %s (IMEI %s)"
+NEVER_SENT_LEFT_TO_THE_SWEEP = (
+    "Claimed ahead, never sent, left to the sweep (then reconciled): order %s (IMEI %s)"
+)
 AUTH_NOTE = "Provider rejected our credentials: {} — fix GSM_FUSION_* and resume."
 REFUSED = "account-wide refusal"
+NOT_SENT_STOPPED = "Claimed ahead and not sent: sending stopped or held back; back in the queue."
+NOT_SENT_HANDED_OVER = "Claimed ahead and not sent: the driver handed over; back in the queue."
 OUTAGE_NOTE = "Not sent, provider unreachable (no attempt counted): {}"
 
 
@@ -162,6 +168,8 @@ class Driver:
         self.sends = {}  # future -> (order, monotonic send time); forgotten once recorded
         self.held = set()  # finished sends whose recording failed: logged, retried
         self.recorded = []  # the sends recorded in the transaction under way
+        self.ready = []  # orders claimed ahead (committed, not sent): sent as slots free up
+        self.others = 0  # other drivers' calls in flight, as our last claim counted them
         self.polls = {}  # future -> {remote_id: order}
         self.stopped = ""  # why claiming stopped (credentials refused, lease lost)
         self.next_claim = self.next_poll = self.next_housekeeping = 0.0
@@ -259,8 +267,10 @@ class Driver:
         return self.sends or self.polls or claims.work_remains()
 
     def keep_calls_alive(self):
-        """Extend the leases of our calls not yet recorded (running, or answered and held)."""
-        claims.extend_leases([order for order, _ in self.sends.values()], self.order_lease)
+        """Extend the leases of our calls not yet recorded (running, or answered and held), and
+        of the orders we hold claimed ahead."""
+        orders = [order for order, _ in self.sends.values()] + self.ready
+        claims.extend_leases(orders, self.order_lease)
 
     def save_health(self):
         """Last success/error on the Dispatcher: one write per housekeeping, not per order."""
@@ -287,19 +297,60 @@ class Driver:
         """Claim due orders into the free slots and send them (when no answer came to record)."""
         self.record_sends([], top_up=True)
 
+    def ahead(self):
+        """How many orders to hold claimed ahead of the free slots.
+
+        A freed slot then gets its next order from memory at once, instead of waiting for a
+        loop turn's claim (a turn is several database round trips). None while the breaker
+        limits calls (open, or ramping up after an outage).
+        """
+        if self.breaker.is_open or self.breaker.ramp is not None:
+            return 0
+        return self.limits.concurrency // AHEAD_SHARE
+
     def claim(self):
-        """Claim due orders into the free slots, in the caller's transaction; not sent yet."""
+        """Claim due orders for the free slots and `ahead()`, in the caller's transaction.
+
+        Not sent here: the claim must be committed first (then `send_ready`).
+        """
         now = self.clock.monotonic()
-        running = len(self.sends) - len(self.recorded)
-        wanted = self.breaker.allowed(self.limits.concurrency - running, running)
-        stopped = self.stopped or self.limits.sending_stopped
-        if stopped or wanted <= 0 or now < self.next_claim:
+        ahead = self.ahead()
+        if self.stopped or self.limits.sending_stopped or not ahead:
+            self.unclaim_ready(NOT_SENT_STOPPED)
+        if self.stopped or self.limits.sending_stopped:
             return []
-        claimed = claims.claim(self.limits.concurrency, wanted, self.order_lease, self.controls)
-        # Nothing due (or the send rate's bucket is empty): look again a little later instead
-        # of locking the dispatcher each turn.
-        self.next_claim = now + IDLE_CLAIM_SECONDS if len(claimed) < wanted else 0.0
+        held = len(self.sends) - len(self.recorded) + len(self.ready)  # ours in `submitting`
+        wanted = self.breaker.allowed(self.limits.concurrency + ahead - held, held)
+        if wanted <= 0 or now < self.next_claim:
+            return []
+        claimed = claims.claim(
+            self.limits.concurrency, wanted, self.order_lease, self.controls, ahead
+        )
+        # The global cap: our sends leave room for other drivers' calls (a predecessor
+        # draining after a hand-over). They only finish from then on, so this is on the safe side.
+        self.others = max(0, claimed.in_flight - held)
+        room = self.limits.concurrency + ahead - claimed.in_flight
+        # Nothing more due (or the send rate's bucket is empty): look again a little later
+        # instead of locking the dispatcher each turn.
+        self.next_claim = now + IDLE_CLAIM_SECONDS if len(claimed) < min(wanted, room) else 0.0
         return claimed
+
+    def send_ready(self):
+        """Send orders claimed ahead into the free slots: from memory, no database work."""
+        running = sum(1 for future in self.sends if not future.done())
+        free = self.limits.concurrency - self.others - running
+        room = self.breaker.allowed(free, running) if self.ready else 0
+        if room > 0:
+            self.send(self.ready[:room])
+            del self.ready[:room]
+
+    def unclaim_ready(self, reason):
+        """Put the orders claimed ahead back in the queue (no attempt spent, no error)."""
+        if self.ready:
+            with transitions_in_bulk():
+                for order in self.ready:
+                    order.unclaim(reason)
+            self.ready = []
 
     def send(self, claimed):
         """Start the calls of orders whose claim is committed."""
@@ -458,6 +509,8 @@ class Driver:
         else:
             done = set()
             self.clock.sleep(timeout)
+        if top_up:
+            self.send_ready()  # freed slots first, from memory; then the database work
         self.record_sends([f for f in done if f in self.sends], top_up=top_up)
         # At most one poll chunk (100 orders) a turn: the next turn refills the free slots
         # first, so recording results never stalls sending. Unrecorded chunks stay done and
@@ -504,7 +557,8 @@ class Driver:
         for future in recorded:
             del self.sends[future]
             self.held.discard(future)
-        self.send(claimed)
+        self.ready += claimed
+        self.send_ready()
 
     def answer(self, future):
         """`(order, sent_at, call)` of a finished send, on a copy of the order.
@@ -534,11 +588,12 @@ class Driver:
 
     def state(self):
         """What recording answers changes on the driver, to put back if their group fails."""
-        return dict(self.summary), self.stopped, self.limits, self.succeeded, self.error
+        summary, ready = dict(self.summary), list(self.ready)
+        return summary, ready, self.stopped, self.limits, self.succeeded, self.error
 
     def restore(self, state):
-        summary, self.stopped, self.limits, self.succeeded, self.error = state
-        self.summary = dict(summary)
+        summary, ready, self.stopped, self.limits, self.succeeded, self.error = state
+        self.summary, self.ready = dict(summary), list(ready)
 
     def hold(self, future, exc):
         if future not in self.held:
@@ -557,6 +612,7 @@ class Driver:
         lease.release(self.token)
         if claims.work_remains():
             enqueue_driver()
+        self.unclaim_ready(NOT_SENT_HANDED_OVER)
 
     def drain(self):
         """Record the calls still in flight, then wrap up; never dies, never drops an answer.
@@ -588,6 +644,8 @@ class Driver:
         self.wait_and_record(WAIT_SECONDS)
 
     def give_up(self):
+        for order in self.ready:
+            log.error(NEVER_SENT_LEFT_TO_THE_SWEEP, order.pk, order.imei)
         for future, (order, _) in self.sends.items():
             if future.done():
                 answer = describe(order, future.result())

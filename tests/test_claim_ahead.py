@@ -1,0 +1,107 @@
+"""Orders claimed ahead: a freed slot is refilled from memory, never past the global cap."""
+
+from datetime import timedelta
+
+import pytest
+
+from orders.models import Order, OrderEvent
+from submissions import engine, lease
+from tests.fixtures.factories import claim, make_batch
+from tests.test_engine import ScriptedClient
+
+LEASE = timedelta(minutes=1)
+
+
+@pytest.fixture
+def driver(db, settings):
+    """A driver at concurrency 20 (2 orders ahead) whose calls last 1 s of a manual clock."""
+    settings.SUBMIT_CONCURRENCY = 20
+    client = ScriptedClient(delay=1)
+    driver = engine.Driver(lease.acquire(), 60, lambda: client, clock=client.clock)
+    yield driver
+    client.clock.advance(5)  # the calls in flight answer: no thread outlives the test
+    driver.close()
+
+
+def submitting():
+    return Order.objects.in_flight().count()
+
+
+def test_a_driver_holds_a_tenth_of_its_cap_claimed_ahead_and_sends_only_the_cap(driver):
+    make_batch(orders=50)
+
+    driver.top_up()
+
+    assert (len(driver.sends), len(driver.ready), submitting()) == (20, 2, 22)
+
+
+def test_a_freed_slot_gets_an_order_claimed_ahead_before_any_database_work(
+    driver, django_assert_num_queries
+):
+    make_batch(orders=50)
+    driver.top_up()
+    ahead = list(driver.ready)
+    driver.clock.advance(1)  # every call answers
+    for future in list(driver.sends):
+        future.result(timeout=5)
+
+    with django_assert_num_queries(0):
+        driver.send_ready()
+
+    sent = {order.pk for order, _ in driver.sends.values()}
+    assert {order.pk for order in ahead} <= sent and driver.ready == []
+
+
+def test_other_drivers_calls_in_flight_leave_room_under_the_global_cap(driver):
+    batch = make_batch(orders=50)
+    claim(list(batch.orders.values_list("id", flat=True)[:15]), LEASE)  # a predecessor's calls
+
+    driver.top_up()
+
+    # 20 + 2 ahead - 15 in flight elsewhere: 7 claimed, 5 sent (20 - 15), 2 held.
+    assert (len(driver.sends), len(driver.ready), driver.others) == (5, 2, 15)
+
+
+def test_a_hand_over_puts_the_orders_claimed_ahead_back_in_the_queue_unspent(driver):
+    make_batch(orders=50)
+    driver.top_up()
+    ahead = [order.pk for order in driver.ready]
+
+    driver.hand_over()
+
+    rows = Order.objects.filter(pk__in=ahead).values_list("status", "attempts", "last_error")
+    assert set(rows) == {(Order.Status.QUEUED, 0, "")}
+    assert driver.ready == [] and submitting() == 20
+    details = OrderEvent.objects.filter(order__in=ahead, to_status=Order.Status.QUEUED)
+    assert set(details.values_list("detail", flat=True)) == {engine.NOT_SENT_HANDED_OVER}
+
+
+def test_stopping_all_sending_puts_the_orders_claimed_ahead_back_in_the_queue(driver):
+    make_batch(orders=50)
+    driver.top_up()
+    driver.stopped = "credentials refused"
+
+    driver.top_up()
+
+    assert (len(driver.ready), submitting()) == (0, 20)
+
+
+def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_it_had(driver, monkeypatch):
+    make_batch(orders=50)
+    driver.top_up()
+    ahead = list(driver.ready)
+    driver.stopped = "credentials refused"  # the next turn puts them back in the queue...
+    unclaim, calls = Order.unclaim, []
+
+    def fails_on_the_second(order, reason):
+        calls.append(order.pk)
+        if len(calls) == 2:
+            raise RuntimeError("boom")  # ...and fails half-way: its transaction rolls back
+        return unclaim(order, reason)
+
+    monkeypatch.setattr(Order, "unclaim", fails_on_the_second)
+
+    with pytest.raises(RuntimeError):
+        driver.record_sends([], top_up=True)
+
+    assert driver.ready == ahead and submitting() == 22
