@@ -75,7 +75,8 @@ def test_killing_the_cluster_mid_batch_places_no_imei_twice(qcluster, make_fake_
     assert stats["imeis_placed_more_than_once"] == 0
     assert_fake_and_database_agree(fake)
     unknown = batch.orders.filter(status=Order.Status.UNKNOWN)
-    assert unknown.count() <= 10  # at most the calls in flight at the kill
+    # At most the calls in flight at the kill, and the orders claimed ahead (never sent).
+    assert unknown.count() <= 10 + 10 // engine.AHEAD_SHARE
     assert set(unknown.values_list("last_error", flat=True)) <= {SWEPT_NOTE}
     placed = batch.orders.filter(status=Order.Status.COMPLETED).count()
     assert placed + unknown.count() == 150
