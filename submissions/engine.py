@@ -231,6 +231,7 @@ class Driver:
     def step(self):
         """One loop turn; False when the driver should stop early."""
         now = self.clock.monotonic()
+        self.send_ready()  # calls that finished while the last turn recorded a poll chunk
         try:
             if now >= self.next_housekeeping:
                 self.next_housekeeping = now + HOUSEKEEPING_SECONDS
@@ -517,6 +518,8 @@ class Driver:
         # come back at once from the next wait().
         polled = next((f for f in done if f in self.polls), None)
         if polled is not None:
+            if top_up:
+                self.send_ready()  # calls that finished while the turn above was recorded
             self.record_poll(self.polls[polled], polled.result())
             del self.polls[polled]
 
