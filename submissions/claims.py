@@ -50,12 +50,29 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         free = min(wanted, min(limit, in_force.concurrency) + ahead - in_flight)
         if free <= 0:
             return Claimed(in_flight=in_flight)
-        # The oldest batch first (ids grow with time), then the order of its file.
-        due = list(Order.objects.due_for_submit().claimable().order_by("batch_id", "id")[:free])
+        due = due_orders(free)
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
         claimed = Order.claim(due, lease) if due else []
         start_batches(claimed)
     return Claimed(claimed, in_flight)
+
+
+def due_orders(count):
+    """Up to `count` due orders, read for a claim: the oldest live batch first (ids grow with
+    time), then the order of its file.
+
+    One live batch at a time, through the partial index of queued orders on (batch, id): a
+    claim reads the rows it takes. (One query over every live batch sorted each batch's queued
+    orders: 24 ms a claim with 12,000 queued, against 0.2 ms.)
+    """
+    due = []
+    live = Batch.objects.filter(state__in=Batch.LIVE_STATES).order_by("id")
+    for batch_id in live.values_list("id", flat=True):
+        orders = Order.objects.due_for_submit().filter(batch_id=batch_id).claimable()
+        due += orders.order_by("id")[: count - len(due)]
+        if len(due) == count:
+            break
+    return due
 
 
 def lock_dispatcher():
@@ -133,11 +150,14 @@ def finish_batches():
 
 
 def work_remains():
-    """Anything a driver must still do: send, wait for an answer, or poll a result."""
-    return Order.objects.filter(
-        Q(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
-        | Q(status__in=[Order.Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES])
-    ).exists()
+    """Anything a driver must still do: send, wait for an answer, or poll a result.
+
+    Two indexed questions: as one OR across the batch join it read the whole table (170-300 ms
+    with 2,000,000 orders, at every housekeeping turn).
+    """
+    open_statuses = [Order.Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES]
+    queued = Order.objects.filter(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
+    return Order.objects.filter(status__in=open_statuses).exists() or queued.exists()
 
 
 def pause_live_batches(note):

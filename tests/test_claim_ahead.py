@@ -3,9 +3,11 @@
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
 
-from orders.models import Order, OrderEvent
-from submissions import engine, lease
+from orders.models import Batch, Order, OrderEvent
+from submissions import claims, engine, lease
 from tests.fixtures.factories import claim, make_batch
 from tests.test_engine import ScriptedClient
 
@@ -105,3 +107,21 @@ def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_it_had(driver, monkeyp
         driver.record_sends([], top_up=True)
 
     assert driver.ready == ahead and submitting() == 22
+
+
+def test_a_claim_takes_the_oldest_live_batch_first_in_file_order_then_the_next(db):
+    older = make_batch(orders=3)
+    paused = make_batch(orders=3, state=Batch.State.PAUSED)
+    newer = make_batch(orders=3)
+    waiting = older.orders.order_by("id").first()
+    Order.objects.filter(pk=waiting.pk).update(next_attempt_at=timezone.now() + LEASE)
+
+    with transaction.atomic():
+        due = claims.due_orders(4)
+
+    expected = [
+        *older.orders.exclude(pk=waiting.pk).order_by("id"),
+        *newer.orders.order_by("id")[:2],
+    ]
+    assert [order.pk for order in due] == [order.pk for order in expected]
+    assert not paused.orders.filter(pk__in=[order.pk for order in due]).exists()
