@@ -411,15 +411,18 @@ class Order(models.Model):
             last_error=error,
         )
 
-    def release(self, reason):
-        """submitting -> queued without spending an attempt (the call never went out)."""
+    def release(self, reason, shown=True):
+        """submitting -> queued without spending an attempt (the call never went out).
+
+        `shown`: the reason becomes the order's last error too.
+        """
         return self._move(
             [self.Status.SUBMITTING],
             self.Status.QUEUED,
             detail=reason,
             attempts=max(self.attempts - 1, 0),
             lease_expires_at=None,
-            last_error=reason,
+            **({"last_error": reason} if shown else {}),
         )
 
     def unclaim(self, reason):
@@ -428,13 +431,7 @@ class Order(models.Model):
         No attempt spent and no error shown: the driver only held it in memory for a free slot
         (see submissions/engine.py, "claimed ahead").
         """
-        return self._move(
-            [self.Status.SUBMITTING],
-            self.Status.QUEUED,
-            detail=reason,
-            attempts=max(self.attempts - 1, 0),
-            lease_expires_at=None,
-        )
+        return self.release(reason, shown=False)
 
     def mark_failed(self, error, latency=None):
         return self._move(

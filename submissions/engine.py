@@ -316,9 +316,10 @@ class Driver:
         """
         now = self.clock.monotonic()
         ahead = self.ahead()
-        if self.stopped or self.limits.sending_stopped or not ahead:
+        stopped = self.stopped or self.limits.sending_stopped
+        if stopped or not ahead:
             self.unclaim_ready(NOT_SENT_STOPPED)
-        if self.stopped or self.limits.sending_stopped:
+        if stopped:
             return []
         held = len(self.sends) - len(self.recorded) + len(self.ready)  # ours in `submitting`
         wanted = self.breaker.allowed(self.limits.concurrency + ahead - held, held)
