@@ -390,3 +390,28 @@ def test_its_faults_switch_at_run_time_over_http(fake_provider):
     assert "502 Bad Gateway" in place(fake_provider, valid_imei(2))
     assert refused.status_code == 400
     assert "no_such_fault" in refused.json()["error"]
+
+
+def test_it_refuses_only_the_listed_imeis_with_the_per_imei_text(make_fake_provider):
+    fake = make_fake_provider(refuse_imeis=[valid_imei(2)])
+
+    first, second, third = (place(fake, valid_imei(n)) for n in (1, 2, 3))
+
+    assert "<status>Pending</status>" in first and "<status>Pending</status>" in third
+    assert second.endswith("<error>Invalid IMEI for this service</error>")
+    assert (fake.stats()["orders_created"], fake.stats()["refused_imeis"]) == (2, 1)
+    assert fake.stats()["charged"] == "0.16"
+
+
+def test_its_per_imei_refusal_switches_over_http_and_leaves_seeded_runs_alone(make_fake_provider):
+    plain, refusing = make_fake_provider(seed=7, id_gap=5), make_fake_provider(seed=7, id_gap=5)
+    url = f"{refusing.base_url}/_faults"
+
+    on = requests.post(url, json={"refuse_imeis": f"{valid_imei(9)}, {valid_imei(8)}"})
+    for fake in (plain, refusing):
+        for n in range(10):
+            place(fake, valid_imei(n))
+
+    assert on.json() == {"refuse_imeis": [valid_imei(9), valid_imei(8)]}
+    created = {o["imei"]: o["id"] for o in refusing.orders()}
+    assert created == {o["imei"]: o["id"] for o in plain.orders()[:8]}

@@ -14,9 +14,11 @@ to that many ids between two of our orders, as other customers' orders do. `gate
 gateway in front of the provider answering 502 Bad Gateway at once, forwarding nothing (so
 nothing is created, though the client cannot know it: an unknown outcome). Every fault switch
 can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
-attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
-(`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
-the API key. Its time (latency, order ages, the rate window) comes from `clock`
+attribute. `refuse_imeis` refuses those IMEIs only, with `refuse_imei_text` (nothing created,
+as the provider refuses an IMEI invalid for a service); it draws no random number, so a seeded
+run stays the same. `GET /_stats` and `GET /_orders` let a test check what the provider saw
+and charged (`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and
+never echoes the API key. Its time (latency, order ages, the rate window) comes from `clock`
 (submissions.clock.SystemClock by default): tests pass one they advance.
 """
 
@@ -52,12 +54,22 @@ HOLD_LIMIT = 600  # seconds a "timed out" call holds its socket at most
 REFUSED = "Service temporarily unavailable for this IMEI, try again later"
 # The reason of an order it rejects (`reject_rate`), as the checker gives for a bad IMEI.
 REJECTED_CODE = "Invalid_IMEI"
+# What a per-IMEI refusal (`refuse_imeis`) answers; wording never captured.
+REFUSED_IMEI = "Invalid IMEI for this service"
+
+
+def imei_list(value):
+    """`refuse_imeis` as a tuple: from a list or a comma-separated string."""
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
 # What `POST /_faults` may switch at run time, and the type each takes (None switches off).
 FAULTS = {
     "fail_rate": float, "timeout_rate": float, "garbage_rate": float, "rate_limit": int,
     "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
     "latency": float, "jitter": float, "refuse_rate": float, "reject_rate": float,
-    "gateway_rate": float,
+    "gateway_rate": float, "refuse_imeis": imei_list, "refuse_imei_text": str,
 }  # fmt: skip
 
 
@@ -103,6 +115,8 @@ class FakeFusion:
         refuse_text=None,
         refuse_after=0,
         id_gap=0,
+        refuse_imeis=(),
+        refuse_imei_text=REFUSED_IMEI,
     ):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("The fake provider binds 127.0.0.1 only")
@@ -114,6 +128,7 @@ class FakeFusion:
         self.refuse_rate, self.reject_rate = refuse_rate, reject_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
         self.refuse_text, self.refuse_after, self.id_gap = refuse_text, refuse_after, id_gap
+        self.refuse_imeis, self.refuse_imei_text = imei_list(refuse_imeis), refuse_imei_text
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
         self.clock = clock or SystemClock()
@@ -200,6 +215,7 @@ class FakeFusion:
                 "timed_out": self._counts["timed_out"],
                 "garbled": self._counts["garbled"],
                 "refused": self._counts["refused"],
+                "refused_imeis": self._counts["refused_imeis"],
             }
 
     def orders(self):
@@ -265,7 +281,7 @@ class FakeFusion:
                 return 503, "<html><body><h1>503 Service Unavailable</h1></body></html>"
             with self._lock:
                 self._reached.update(imeis)
-            error = self._auth_error(params) or self._refusal()
+            error = self._auth_error(params) or self._refusal() or self._imei_refusal(imeis)
             if error:
                 return 200, error
             return self._create(imeis[-1] if imeis else "", _param(params, "networkId"))
@@ -280,6 +296,14 @@ class FakeFusion:
             if refused:
                 self._counts["refused"] += 1
         return _error(self.refuse_text) if refused else None
+
+    def _imei_refusal(self, imeis):
+        """A per-IMEI refusal (`refuse_imeis`): that IMEI only, nothing created or charged."""
+        with self._lock:
+            refused = bool(imeis) and imeis[-1] in (self.refuse_imeis or ())
+            if refused:
+                self._counts["refused_imeis"] += 1
+        return _error(self.refuse_imei_text or REFUSED_IMEI) if refused else None
 
     def _enter_or_throttle(self):
         """Under the lock: count one more placeorder in flight, or say it is throttled."""
