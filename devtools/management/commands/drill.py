@@ -10,7 +10,9 @@ REAL `manage.py qcluster`, one batch of --orders orders:
 - sigterm / sigterm-main: SIGTERM to the cluster's whole group / its main process once 300
   are placed; time to exit, then a restart finishes the batch;
 - kill9: SIGKILL to the whole group once 300 are placed; a restart, leases lapse naturally,
-  reconciliation finds the unknown orders.
+  reconciliation finds the unknown orders;
+- chaos, refusals, stop: issue 20's faults from outside (devtools/faultdrills.py), each ending
+  with the provider's and the portal's books compared and a verdict per invariant.
 Prints one JSON report. The fake answers in --latency s with other accounts' ids in between.
 """
 
@@ -26,24 +28,26 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError, call_command
 from django.utils import timezone
 
-from devtools.fakefusion.data import CATALOGUE
-from devtools.fakefusion.server import FakeFusion
-from orders.imei import with_check_digit
-from orders.models import Batch, Order, OrderEvent, Service
+from devtools.faultdrills import FaultDrills, RecordingFake, Supervisor, kill_group, make_batch
+from orders.models import Batch, Order, OrderEvent
 from submissions import breaker, engine, services
 from submissions.models import Dispatcher
 from submissions.shutdown import group_is_gone
 
 FUNDS = "Your account does not have enough funds to place this order."
-SCENARIOS = ("outage", "refusal", "sigterm", "sigterm-main", "kill9")
+SCENARIOS = ("outage", "refusal", "sigterm", "sigterm-main", "kill9", "chaos", "refusals", "stop")
+ORDERS = {"chaos": 2000, "refusals": 600}  # issue 20's sizes; the others' default is 1,000
 
 
-class Command(BaseCommand):
-    help = "Full-size drills: outage, refusal storm, SIGTERM, kill -9 (a real qcluster)."
+class Command(FaultDrills, BaseCommand):
+    help = (
+        "Full-size drills: outage, refusal storm, SIGTERM, kill -9, and issue 20's chaos, "
+        "refusals and stop (a real qcluster)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("scenario", choices=SCENARIOS)
-        parser.add_argument("--orders", type=int, default=1000)
+        parser.add_argument("--orders", type=int, help="the batch's size (1,000; chaos 2,000)")
         parser.add_argument("--outage", type=float, default=180.0, help="seconds of the outage")
         parser.add_argument(
             "--status", type=int, choices=(502, 503), default=502, help="the outage's answer"
@@ -51,28 +55,43 @@ class Command(BaseCommand):
         parser.add_argument("--latency", type=float, default=1.0, help="fake placeorder (s)")
         parser.add_argument("--concurrency", type=int, default=30)
         parser.add_argument("--refusal-text", default=FUNDS, help="the refusal scenario's text")
+        parser.add_argument("--chaos-seconds", type=float, default=90.0)
+        parser.add_argument("--hold", type=float, default=10.0, help="stop: seconds stopped")
+        parser.add_argument("--seed", type=int, default=20, help="chaos: the schedule's seed")
+        parser.add_argument("--cluster-log", help="append the cluster's output to this file")
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
         if Order.objects.exists():
             raise CommandError("The drill needs a database without orders (a fresh one).")
-        self.options = options
-        self.fake = FakeFusion(
+        scenario = options["scenario"]
+        options["orders"] = options["orders"] or ORDERS.get(scenario, 1000)
+        self.options, self.cluster_env, self.cleanups = options, {}, []
+        self.fake = RecordingFake(
             latency=options["latency"], jitter=options["latency"] * 0.3, complete_after=5,
             status_latency=0.05, id_gap=3, seed=1, username=settings.GSM_FUSION_USERNAME,
             api_key=settings.GSM_FUSION_API_KEY,
         ).start()  # fmt: skip
+        self.cleanups.append(self.fake.stop)
         self.started = time.monotonic()
         self.batch = make_batch(options["orders"])
-        self.cluster = self.start_cluster()
         try:
+            getattr(self, "setup_" + scenario, lambda: None)()
+            self.cleanups.insert(0, self.stop_cluster)
+            if scenario == "chaos":  # restarted whenever it exits, as systemd would
+                self.supervisor = Supervisor(self.start_cluster)
+            else:
+                self.cluster = self.start_cluster()
             services.batch_created(self.batch)
-            report = getattr(self, "drill_" + options["scenario"].replace("-", "_"))()
+            report = getattr(self, "drill_" + scenario.replace("-", "_"))()
             report.update(self.totals())
         finally:
-            os.killpg(self.cluster.pid, signal.SIGKILL)
-            self.fake.stop()
+            for cleanup in self.cleanups:
+                cleanup()
         self.stdout.write(json.dumps(report, indent=1, ensure_ascii=False))
+        if report.get("passed") is False:
+            failed = [name for name, ok in report["invariants"].items() if not ok]
+            raise CommandError(f"Drill {scenario} failed: {', '.join(failed)}")
 
     # -- the scenarios ---------------------------------------------------------------------------
 
@@ -152,6 +171,12 @@ class Command(BaseCommand):
 
     # -- plumbing ------------------------------------------------------------------------------
 
+    def stop_cluster(self):
+        if getattr(self, "supervisor", None):
+            self.supervisor.stop()
+        if getattr(self, "cluster", None):
+            kill_group(self.cluster.pid)
+
     def start_cluster(self):
         env = {
             **os.environ,
@@ -162,15 +187,22 @@ class Command(BaseCommand):
             "GSM_FUSION_READ_TIMEOUT": "20",
             "RECONCILE_SECONDS": "10",
             "DRIVER_SECONDS": "60",
+            **self.cluster_env,
         }
-        return subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        log = self.options["cluster_log"]
+        output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (the child's)
+        try:
+            return subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                start_new_session=True,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            if log:
+                output.close()
 
     def wait(self, predicate, timeout, what):
         end = time.monotonic() + timeout
@@ -209,15 +241,3 @@ class Command(BaseCommand):
             "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[1],
             "redis": bool(settings.REDIS_URL),
         }
-
-
-def make_batch(orders):
-    service, _ = Service.objects.update_or_create(
-        id=CATALOGUE[0][0], defaults={"title": CATALOGUE[0][1], "price": CATALOGUE[0][3]}
-    )
-    batch = Batch.objects.create(service=service, source_name="drill")
-    Order.objects.bulk_create(
-        Order(batch=batch, service=service, imei=with_check_digit(f"35{9_000_000_000 + i:012d}"))
-        for i in range(orders)
-    )
-    return batch
