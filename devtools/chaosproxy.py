@@ -32,7 +32,7 @@ class ChaosProxy:
             raise ValueError("The chaos proxy forwards to loopback only")
         self.target = (target_host, target_port)
         self.port = 0
-        self.cuts = self.refusals = self.connections = 0
+        self.cuts = self.refusals = self.connections = self.resets = 0
         self._generation = 0  # a pump whose generation is older than this resets its pair
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -106,11 +106,19 @@ class ChaosProxy:
         with self._lock:
             generation = self._generation
             self.connections += 1
-        _pump(client, server, lambda: self._generation != generation)
+        if _pump(client, server, lambda: self._generation != generation):
+            with self._lock:
+                self.resets += 1
+
+    def describe(self):
+        return {"connections": self.connections, "reset": self.resets, "cuts": self.cuts}
 
 
 def _pump(client, server, is_cut):
-    """Copy bytes both ways until a side closes (orderly) or the proxy cuts (RST both)."""
+    """Copy bytes both ways until a side closes (orderly) or the proxy cuts (RST both).
+
+    Returns True when the connection was reset.
+    """
     peers = {client: server, server: client}
     try:
         while not is_cut():
@@ -118,17 +126,15 @@ def _pump(client, server, is_cut):
             for sock in readable:
                 data = sock.recv(CHUNK)
                 if not data:
-                    return _close(client, server)
+                    client.close()
+                    server.close()
+                    return False
                 peers[sock].sendall(data)
     except OSError:
         pass
     _reset(client)
     _reset(server)
-
-
-def _close(*socks):
-    for sock in socks:
-        sock.close()
+    return True
 
 
 def _reset(sock):

@@ -127,8 +127,10 @@ class FaultDrills:
             "chaos_seconds": seconds,
             "cuts": sum(1 for _, what in events if what in ("cut", "SIGKILL")),
             "refusals_or_stalls": sum(1 for _, what in events if what.startswith(("ref", "st"))),
+            "events": [f"{at} s {what}" for at, what in events],
             "status_at_chaos_end": self.counts(),
             "cluster_restarts": self.supervisor.restarts,
+            "proxies": {str(p.target[1]): p.describe() for p in self.proxies},
         }
         settled = self.settle(FINAL_WITHIN, unknown_ok=False)
         report["seconds_from_chaos_end_to_all_final_none_unknown"] = (
