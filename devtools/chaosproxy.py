@@ -83,6 +83,12 @@ class ChaosProxy:
         with self._lock:
             listener, self._listener = self._listener, None
         if listener is not None:
+            # Linux: shutdown() stops a listening socket at once, even while the accepting
+            # thread is still inside poll() on it (a bare close() waits for that call).
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             listener.close()
 
     def _accept_loop(self):
