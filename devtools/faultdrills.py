@@ -220,6 +220,7 @@ class FaultDrills:
         later = [round(t - returned, 3) for t in self.fake.starts if t > returned]
         report["placeorders_started_after_the_stop"] = len(later)
         report["last_placeorder_start_after_the_stop_s"] = max(later, default=0.0)
+        report["starts_after_the_stop_s"] = later[-10:]  # the last ten, for the diagnosis
         held = self.books()
         report["while_stopped"] = {**held, "submitting": Order.objects.in_flight().count()}
         controls.change(None, sending_stopped=False)

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from devtools.chaosproxy import Chaos, ChaosProxy
+from devtools.faultdrills import with_port
 
 
 @pytest.fixture
@@ -91,3 +92,11 @@ def test_the_schedule_cuts_within_its_bounds_and_stops(proxy):
     with connect(proxy) as conn:
         conn.sendall(b"ok")
         assert conn.recv(1024) == b"ok"
+
+
+def test_the_cluster_reaches_the_proxy_with_the_same_credentials_and_database():
+    assert (
+        with_port("postgres://postgres:pw@127.0.0.1:5432/h_drills", 40001)
+        == "postgres://postgres:pw@127.0.0.1:40001/h_drills"
+    )
+    assert with_port("redis://127.0.0.1:6379/11", 40002) == "redis://127.0.0.1:40002/11"
