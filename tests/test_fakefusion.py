@@ -189,6 +189,15 @@ def test_the_command_passes_the_gateway_rate_to_the_fake(monkeypatch):
     assert (served[0].gateway_rate, served[0].fail_rate) == (0.25, 0.0)
 
 
+def test_the_command_passes_the_imeis_to_refuse_to_the_fake(monkeypatch):
+    served = []
+    monkeypatch.setattr(FakeFusion, "serve_forever", lambda fake: served.append(fake))
+
+    call_command("fakefusion", "--port", "0", "--refuse-imeis", f"{valid_imei(1)},{valid_imei(2)}")
+
+    assert served[0].refuse_imeis == (valid_imei(1), valid_imei(2))
+
+
 def test_it_creates_the_order_but_never_answers_with_timeout_rate(make_fake_provider):
     fake = make_fake_provider(timeout_rate=1)
 

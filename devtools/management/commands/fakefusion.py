@@ -71,6 +71,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--id-gap", type=int, default=0, help="up to N other accounts' ids between ours"
         )
+        parser.add_argument(
+            "--refuse-imeis", default="", help="comma-separated IMEIs refused one by one"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -92,6 +95,7 @@ class Command(BaseCommand):
                 refuse_text=options["refuse_text"],
                 refuse_after=options["refuse_after"],
                 id_gap=options["id_gap"],
+                refuse_imeis=options["refuse_imeis"],
                 username=settings.GSM_FUSION_USERNAME,
                 api_key=settings.GSM_FUSION_API_KEY,
             )
