@@ -7,7 +7,7 @@ import time
 import pytest
 
 from devtools.chaosproxy import Chaos, ChaosProxy
-from devtools.faultdrills import with_port
+from devtools.faultdrills.chaos import with_port
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ REAL `manage.py qcluster`, one batch of --orders orders:
   are placed; time to exit, then a restart finishes the batch;
 - kill9: SIGKILL to the whole group once 300 are placed; a restart, leases lapse naturally,
   reconciliation finds the unknown orders;
-- chaos, refusals, stop: issue 20's faults from outside (devtools/faultdrills.py), each ending
+- chaos, refusals, stop: issue 20's faults from outside (devtools/faultdrills/), each ending
   with the provider's and the portal's books compared and a verdict per invariant.
 Prints one JSON report. The fake answers in --latency s with other accounts' ids in between.
 """
