@@ -28,6 +28,7 @@ import os
 import random
 import select
 import socket
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -87,6 +88,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # sleeping or held handlers never block shutdown
     request_queue_size = 1024  # hundreds of clients connect at once during a load run
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client that went away (a killed cluster, a reset connection) is not the fake's error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeFusion:
