@@ -34,6 +34,12 @@ class Service(models.Model):
     )
     active = models.BooleanField(default=True, help_text="Still listed by the provider.")
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Spend (issue 23): the price list's word on rejected orders; the ledger refunds them.
+    refunds_rejected = models.BooleanField(
+        "rejected orders refunded",
+        default=False,
+        help_text="The provider does not charge orders it rejects (the spend ledger refunds them).",
+    )
 
     class Meta:
         ordering = ["title"]
@@ -49,6 +55,9 @@ class Batch(models.Model):
         PAUSED = "paused", "Paused"
         CANCELLED = "cancelled", "Cancelled"
         DONE = "done", "Done"
+        # Spend (issue 23): its cost is over APPROVAL_THRESHOLD; nothing is sent until a
+        # different staff member approves it (submissions/approval.py).
+        AWAITING_APPROVAL = "awaiting", "Awaiting approval"
 
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="batches")
     created_by = models.ForeignKey(
@@ -60,8 +69,17 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
+    # Spend (issue 23): who approved a batch over APPROVAL_THRESHOLD (or rejected it), when.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_batches",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
 
-    # Batches whose queued orders are sent (paused, cancelled and done ones are not).
+    # Batches whose queued orders are sent (paused, awaiting, cancelled and done ones are not).
     LIVE_STATES = [State.QUEUED, State.RUNNING]
 
     class Meta:
@@ -95,6 +113,34 @@ class Batch(models.Model):
     def cancel(self, note):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
         return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
+
+    # -- spend (issue 23): four eyes above APPROVAL_THRESHOLD ----------------------------------
+
+    def await_approval(self, note):
+        """queued/done/running -> awaiting approval (an import or re-submit over the threshold)."""
+        allowed = [self.State.QUEUED, self.State.RUNNING, self.State.DONE]
+        return self._move(allowed, self.State.AWAITING_APPROVAL, note=note, finished_at=None)
+
+    def approve(self, user):
+        """awaiting approval -> queued: the driver sends it (the claim starts it running)."""
+        return self._move(
+            [self.State.AWAITING_APPROVAL],
+            self.State.QUEUED,
+            note="",
+            approved_by=user,
+            approved_at=timezone.now(),
+        )
+
+    def reject(self, user, note):
+        """awaiting approval -> cancelled (its queued orders are cancelled by the caller)."""
+        return self._move(
+            [self.State.AWAITING_APPROVAL],
+            self.State.CANCELLED,
+            note=note,
+            approved_by=user,
+            approved_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
 
     def mark_done(self):
         """Running -> done once no order of the batch is still open.
@@ -220,6 +266,8 @@ class Order(models.Model):
             ("resubmit_order", "Can re-submit failed orders"),
             ("export_order", "Can export orders"),
             ("cancel_batch", "Can pause, resume and cancel batches"),
+            # Spend (issue 23): the second pair of eyes on a batch over APPROVAL_THRESHOLD.
+            ("approve_batch", "Can approve batches over the approval threshold"),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="order_claim_idx"),

@@ -8,6 +8,7 @@ named by `NAME_FILE` (for Docker or systemd credentials).
 import os
 import tempfile
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,20 @@ def env_int(name, default, minimum=0, maximum=None):
         bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise ImproperlyConfigured(f"{name} must be {bounds}, not {value}")
     return value
+
+
+def env_decimal(name):
+    """A USD amount (`12.50`), or None when the variable is empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD, not {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount >= 0, not {raw!r}")
+    return value.quantize(Decimal("0.01"))
 
 
 def env_list(name, default):
@@ -330,3 +345,11 @@ BREAKER_MAX_PROBE_SECONDS = env_int("BREAKER_MAX_PROBE_SECONDS", 60, minimum=1)
 REFUSAL_STREAK = env_int("REFUSAL_STREAK", 3, minimum=1)
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 60, minimum=1)
 RECONCILE_MAX_IDS = env_int("RECONCILE_MAX_IDS", 2000, minimum=100)
+# Spend (issue 23, docs/spend.md), in USD, empty = none; the live controls page overrides them.
+# A claim takes only orders whose price fits under both caps; a batch costing more than
+# APPROVAL_THRESHOLD waits for a second person. STAFF_2FA: two-factor login for staff who can
+# move money (on unless DEBUG; `off` for the demo and tests).
+SPEND_CAP_DAILY = env_decimal("SPEND_CAP_DAILY")
+SPEND_CAP_MONTHLY = env_decimal("SPEND_CAP_MONTHLY")
+APPROVAL_THRESHOLD = env_decimal("APPROVAL_THRESHOLD")
+STAFF_2FA = env_bool("STAFF_2FA", not DEBUG)

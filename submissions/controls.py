@@ -10,10 +10,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import spend
 from .models import Control, ControlChange
 
+SPEND_FIELDS = ("spend_cap_daily", "spend_cap_monthly", "approval_threshold")
 MAX_CONCURRENCY = 500  # the same bound as SUBMIT_CONCURRENCY's
-FIELDS = ("concurrency", "rate_per_minute", "sending_stopped")
+FIELDS = ("concurrency", "rate_per_minute", "sending_stopped", *SPEND_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class Effective:
     sending_stopped: bool
     concurrency_set: bool = False  # True when the operator's value overrides the setting
     rate_set: bool = False
+    spend_caps: object = None  # submissions.spend.Caps: the caps and the approval threshold
 
 
 def effective(control=None):
@@ -41,6 +44,7 @@ def effective(control=None):
         sending_stopped=control.sending_stopped,
         concurrency_set=control.concurrency is not None,
         rate_set=control.rate_per_minute is not None,
+        spend_caps=spend.caps(control),
     )
 
 
