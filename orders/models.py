@@ -78,6 +78,14 @@ class Batch(models.Model):
         related_name="approved_batches",
     )
     approved_at = models.DateTimeField(null=True, blank=True)
+    approval_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who imported or re-submitted it over the threshold: never its approver.",
+    )
 
     # Batches whose queued orders are sent (paused, awaiting, cancelled and done ones are not).
     LIVE_STATES = [State.QUEUED, State.RUNNING]
@@ -116,10 +124,18 @@ class Batch(models.Model):
 
     # -- spend (issue 23): four eyes above APPROVAL_THRESHOLD ----------------------------------
 
-    def await_approval(self, note):
-        """queued/done/running -> awaiting approval (an import or re-submit over the threshold)."""
-        allowed = [self.State.QUEUED, self.State.RUNNING, self.State.DONE]
-        return self._move(allowed, self.State.AWAITING_APPROVAL, note=note, finished_at=None)
+    def await_approval(self, requested_by, note):
+        """-> awaiting approval: an import or re-submit over the threshold, by `requested_by`."""
+        allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED, self.State.DONE]
+        return self._move(
+            allowed,
+            self.State.AWAITING_APPROVAL,
+            note=note,
+            finished_at=None,
+            approval_requested_by=requested_by,
+            approved_by=None,
+            approved_at=None,
+        )
 
     def approve(self, user):
         """awaiting approval -> queued: the driver sends it (the claim starts it running)."""

@@ -4,13 +4,14 @@ Stored in the database (the `Control` row), so a change made in the admin on one
 every driver on every host at its next housekeeping turn (every 2 s), without a restart.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from . import spend
+from . import audit, spend
 from .models import Control, ControlChange
 
 SPEND_FIELDS = ("spend_cap_daily", "spend_cap_monthly", "approval_threshold")
@@ -27,7 +28,8 @@ class Effective:
     sending_stopped: bool
     concurrency_set: bool = False  # True when the operator's value overrides the setting
     rate_set: bool = False
-    spend_caps: object = None  # submissions.spend.Caps: the caps and the approval threshold
+    # submissions.spend.Caps: the spend caps and the approval threshold, read with the rest.
+    spend_caps: object = field(default=None, compare=False)
 
 
 def effective(control=None):
@@ -52,6 +54,25 @@ def shown(value):
     return "" if value is None else str(value)
 
 
+RAISE_CAP = "submissions.raise_spend_cap"
+
+
+def raises_spend_limit(control, values):
+    """The spend fields `values` would raise or remove (empty falls back to the setting)."""
+    configured = spend.caps(Control())
+    raised = []
+    for name in SPEND_FIELDS:
+        if name not in values:
+            continue
+        setting = getattr(configured, name.removeprefix("spend_cap_"), None)
+        old, new = getattr(control, name), values[name]
+        old = setting if old is None else old
+        new = setting if new is None else new
+        if new is None and old is not None or None not in (old, new) and new > old:
+            raised.append(name)
+    return raised
+
+
 def change(user, **values):
     """Set some of FIELDS; records one ControlChange per field that really changed.
 
@@ -64,6 +85,10 @@ def change(user, **values):
     with transaction.atomic():
         Control.objects.get_or_create(pk=Control.ROW_ID)
         control = Control.objects.select_for_update().get(pk=Control.ROW_ID)
+        if raises_spend_limit(control, values) and not user.has_perm(RAISE_CAP):
+            raise PermissionDenied(
+                "Raising a spend cap or the approval threshold needs its own permission."
+            )
         changes = [
             ControlChange(user=user, field=name, old_value=shown(old), new_value=shown(new))
             for name, new in values.items()
@@ -75,6 +100,11 @@ def change(user, **values):
             control.updated_at = timezone.now()
             control.save()
             ControlChange.objects.bulk_create(changes)
+            for item in changes:
+                detail = (
+                    f"{item.field}: {item.old_value or 'default'} -> {item.new_value or 'default'}"
+                )
+                audit.record(user, "control", detail)
     return changes
 
 

@@ -231,6 +231,9 @@ class SpendPending(models.Model):
     delta = models.DecimalField(max_digits=10, decimal_places=2)
     at = models.DateTimeField()
 
+    def __str__(self):
+        return f"{self.delta} (service {self.service_id})"
+
 
 class SpendDay(models.Model):
     """Committed spend (reserved plus charged, less released and refunded) per day and service."""
@@ -243,6 +246,9 @@ class SpendDay(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "service_id"], name="spend_day_unique")
         ]
+
+    def __str__(self):
+        return f"{self.day} service {self.service_id}: ${self.committed}"
 
 
 class PriceRise(models.Model):

@@ -80,13 +80,22 @@ def fold():
     return len(pending)
 
 
-def committed(now):
-    """Today's and this month's committed spend from the day totals (fold first)."""
+def committed(now, with_pending=False):
+    """Today's and this month's committed spend from the day totals.
+
+    A claim folds first; a page adds the deltas not folded yet instead (`with_pending`: no
+    lock, a few recent rows), counted as today's.
+    """
     today = timezone.localdate(now)
     totals = SpendDay.objects.filter(day__gte=today.replace(day=1), day__lte=today).aggregate(
         month=Sum("committed"), today=Sum("committed", filter=Q(day=today))
     )
-    return Committed(today=totals["today"] or ZERO, month=totals["month"] or ZERO)
+    extra = ZERO
+    if with_pending:
+        extra = SpendPending.objects.aggregate(s=Sum("delta"))["s"] or ZERO
+    return Committed(
+        today=(totals["today"] or ZERO) + extra, month=(totals["month"] or ZERO) + extra
+    )
 
 
 def fit(orders, now, in_force):
@@ -181,17 +190,22 @@ class Standing:
         return ""
 
 
-def standing(now=None, fold_first=True):
+def standing(now=None, in_force=None):
+    """The caps against what is committed and queued: read only, no lock."""
     now = now or timezone.now()
-    if fold_first:
-        fold_now()
     queued = queued_live()
     return Standing(
-        caps=caps(),
-        committed=committed(now),
+        caps=in_force or caps(),
+        committed=committed(now, with_pending=True),
         queued_value=(queued["value"] or ZERO).quantize(Decimal("0.01")),
         cheapest_queued=queued["cheapest"],
     )
+
+
+def sending_reason(now=None):
+    """Why the caps pause sending now, for the pages; "" (one small query) without caps."""
+    in_force = caps()
+    return standing(now, in_force).reason() if in_force.any else ""
 
 
 def totals(now):
@@ -204,4 +218,5 @@ def totals(now):
         week=Sum("committed", filter=Q(day__gte=week)),
         month=Sum("committed", filter=Q(day__gte=month)),
     )
-    return {name: (value or ZERO) for name, value in sums.items()}
+    pending = SpendPending.objects.aggregate(s=Sum("delta"))["s"] or ZERO
+    return {name: (value or ZERO) + pending for name, value in sums.items()}

@@ -34,9 +34,7 @@ def ledger(kind):
     return list(SpendEntry.objects.filter(kind=kind).values_list("amount", "delta"))
 
 
-def test_two_drivers_stop_a_40_dollar_daily_cap_at_exactly_500_orders(
-    transactional_db, settings
-):
+def test_two_drivers_stop_a_40_dollar_daily_cap_at_exactly_500_orders(transactional_db, settings):
     settings.SPEND_CAP_DAILY = Decimal("40")
     make_batch(orders=600, state=Batch.State.QUEUED)
     counts = []

@@ -19,6 +19,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='batch',
+            name='approval_requested_by',
+            field=models.ForeignKey(blank=True, help_text='Who imported or re-submitted it over the threshold: never its approver.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+        ),
+        migrations.AddField(
+            model_name='batch',
             name='approved_at',
             field=models.DateTimeField(blank=True, null=True),
         ),

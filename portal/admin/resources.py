@@ -208,7 +208,7 @@ def create_batch(plan, user, note=""):
             ),
             batch_size=BULK_BATCH_SIZE,
         )
-        submission_services.batch_created(batch)
+        submission_services.batch_created(batch, user, len(plan.imeis) * plan.service.price)
     return batch
 
 
