@@ -53,7 +53,9 @@ def test_two_drivers_stop_a_40_dollar_daily_cap_at_exactly_500_orders(transactio
         thread.join()
 
     assert Order.objects.filter(status=Order.Status.PENDING).count() == 500
-    assert sum(counts) == 500 and all(counts), counts
+    assert sum(counts) == 500
+    if connection.vendor == "postgresql":  # SQLite runs one writer at a time
+        assert all(counts), f"both drivers claimed: {counts}"
     assert Order.objects.filter(status=Order.Status.QUEUED).count() == 100
     assert spend.committed(timezone.now()).today == Decimal("40.00")
 
