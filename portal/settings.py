@@ -93,6 +93,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "import_export",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The layers, bottom up: the domain, the engine (with its provider client), the staff UI.
     "orders",
     "submissions",
@@ -113,6 +116,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Two-factor login for staff who can move money (STAFF_2FA, portal/twofactor.py).
+    "django_otp.middleware.OTPMiddleware",
+    "portal.twofactor.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into its 429 answer.
@@ -353,3 +359,4 @@ SPEND_CAP_DAILY = env_decimal("SPEND_CAP_DAILY")
 SPEND_CAP_MONTHLY = env_decimal("SPEND_CAP_MONTHLY")
 APPROVAL_THRESHOLD = env_decimal("APPROVAL_THRESHOLD")
 STAFF_2FA = env_bool("STAFF_2FA", not DEBUG)
+OTP_TOTP_ISSUER = "IMEI portal"
