@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0007_spend_approval'),
+        ('orders', '0008_spend_approval'),
         ('submissions', '0007_circuit_breaker'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
