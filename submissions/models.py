@@ -196,7 +196,7 @@ class Breaker(OneRow, models.Model):
 class SpendEntry(models.Model):
     """One line of the spend ledger: append-only, written by a database trigger.
 
-    The trigger on orders_order (migration 0008) writes a line whenever an order's status
+    The trigger on orders_order (migration 0010) writes a line whenever an order's status
     change moves money: `reserve` at the claim (+ the service's price), `charge` when the
     provider created it (the difference to its reservation), `release` when the call proved
     nothing was created, `refund` when it was rejected and the price list says rejected orders
