@@ -19,11 +19,15 @@ def place(orders):
     Order.mark_placed_in_bulk([Placed(o, 15562209 + o.pk, "Pending") for o in orders])
 
 
-def drive_until_capped(chunk=7):
-    """A driver's claim-and-record loop (no provider): claim, record each as placed."""
+def drive_until_capped(start, chunk=7):
+    """A driver's claim-and-record loop (no provider): claim, record each as placed.
+
+    The in-flight limit (30) stays above two drivers' chunks: an empty claim means the cap.
+    """
     placed = 0
+    start.wait()
     while True:
-        claimed = claims.claim(limit=chunk, wanted=chunk, lease=LEASE)
+        claimed = claims.claim(limit=30, wanted=chunk, lease=LEASE)
         if not claimed:
             return placed
         place(claimed)
@@ -37,11 +41,11 @@ def ledger(kind):
 def test_two_drivers_stop_a_40_dollar_daily_cap_at_exactly_500_orders(transactional_db, settings):
     settings.SPEND_CAP_DAILY = Decimal("40")
     make_batch(orders=600, state=Batch.State.QUEUED)
-    counts = []
+    counts, start = [], threading.Barrier(2)
 
     def driver():
         try:
-            counts.append(drive_until_capped())
+            counts.append(drive_until_capped(start))
         finally:
             close_old_connections()
             connection.close()
@@ -53,7 +57,7 @@ def test_two_drivers_stop_a_40_dollar_daily_cap_at_exactly_500_orders(transactio
         thread.join()
 
     assert Order.objects.filter(status=Order.Status.PENDING).count() == 500
-    assert sum(counts) == 500
+    assert sum(counts) == 500, counts
     if connection.vendor == "postgresql":  # SQLite runs one writer at a time
         assert all(counts), f"both drivers claimed: {counts}"
     assert Order.objects.filter(status=Order.Status.QUEUED).count() == 100
