@@ -96,6 +96,7 @@ def test_orders_put_back_by_a_turn_whose_commit_outlived_the_connection_are_neve
     calls_end(driver)
     driver.keep_calls_alive()
     driver.send_ready()
+    calls_end(driver)  # any call started has reached the provider
 
     assert calls(driver, ahead) == [0, 0]
 
@@ -114,6 +115,7 @@ def test_orders_claimed_by_a_turn_whose_commit_outlived_the_connection_are_sent_
     driver.send_ready()
     calls_end(driver)
     driver.send_ready()
+    calls_end(driver)
 
     assert calls(driver, batch.orders.all()) == [1] * 22
 
@@ -161,6 +163,7 @@ def test_orders_claimed_ahead_wait_while_their_lease_is_not_known_live(driver, m
     calls_end(driver)
     driver.clock.advance(8)  # no renewal for 9 s: a call started now could outlive the lease
     driver.send_ready()
+    calls_end(driver)
     assert calls(driver, ahead) == [0, 0]
 
     monkeypatch.setattr(claims, "extend_leases", extend)  # back: they are still ours
@@ -181,6 +184,7 @@ def test_stop_all_sending_keeps_the_orders_claimed_ahead_from_being_sent(driver)
     controls.change(None, sending_stopped=True)
     calls_end(driver)
     driver.send_ready()
+    calls_end(driver)
 
     assert calls(driver, ahead) == [0, 0]
     assert statuses(ahead) == {Status.QUEUED}
