@@ -12,7 +12,7 @@ from django.db.models.functions import Now
 
 from orders.models import Batch, Order, from_now
 
-from . import calllog, limits
+from . import calllog, limits, signals
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ def finish_batches():
     finished = [batch for batch in batches if batch.mark_done()]
     for batch in finished:
         calllog.batch_finished(batch)
+        signals.batch_finished.send(sender=Batch, batch=batch)
     return len(finished)
 
 

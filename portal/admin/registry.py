@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from orders.imei import check
 from orders.models import Batch, Order, Service
 from submissions.catalogue import sync_services
+from submissions.models import MailSetting
 from submissions.provider import ProviderError
 
 from .actions import BatchActionsMixin, OrderActionsMixin
@@ -209,3 +210,34 @@ class OrderAdmin(
             order.created_at.isoformat(),
             short_time(order.created_at),
         )
+
+
+@admin.register(MailSetting)
+class MailSettingAdmin(admin.ModelAdmin):
+    """Each user's own mail settings; a superuser sees everyone's."""
+
+    list_display = ["user", "batch_results"]
+
+    def get_queryset(self, request):
+        settings = super().get_queryset(request).select_related("user")
+        return settings if request.user.is_superuser else settings.filter(user=request.user)
+
+    def get_fields(self, request, obj=None):
+        return ["user", "batch_results"] if request.user.is_superuser else ["batch_results"]
+
+    def has_add_permission(self, request):
+        mine = MailSetting.objects.filter(user=request.user).exists()
+        return request.user.is_superuser or not mine
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or request.user.is_superuser or obj.user_id == request.user.pk
+
+    has_view_permission = has_change_permission
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.user = request.user
+        super().save_model(request, obj, form, change)
