@@ -226,8 +226,9 @@ class MailSettingAdmin(admin.ModelAdmin):
         return ["user", "batch_results"] if request.user.is_superuser else ["batch_results"]
 
     def has_add_permission(self, request):
-        mine = MailSetting.objects.filter(user=request.user).exists()
-        return request.user.is_superuser or not mine
+        if request.user.is_superuser:
+            return True
+        return not MailSetting.objects.filter(user=request.user).exists()  # one row each
 
     def has_change_permission(self, request, obj=None):
         return obj is None or request.user.is_superuser or obj.user_id == request.user.pk
