@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0006_order_queued_index'),
+        ('orders', '0007_event_time_from_database'),
     ]
 
     operations = [
