@@ -81,11 +81,14 @@ def due_orders(count, in_flight=None):
             return due
     weights = {pk: WEIGHTS[p] for pk, p in batches if p != Batch.Priority.URGENT}
     in_flight = dict(in_flight or {})
+    last = {}  # batch id -> the last order id taken: a second round reads on from there
     while len(due) < count and weights:
         for batch_id, share in share_out(count - len(due), weights, in_flight).items():
-            taken = batch_due(batch_id, share)
+            taken = batch_due(batch_id, share, after=last.get(batch_id, 0))
             due += taken
             in_flight[batch_id] = in_flight.get(batch_id, 0) + len(taken)
+            if taken:
+                last[batch_id] = taken[-1].pk
             if len(taken) < share:
                 del weights[batch_id]  # nothing more due there: its share goes to the others
     return due
@@ -102,8 +105,13 @@ def queued_batches():
     return list(live.order_by("id").values_list("id", "priority"))
 
 
-def batch_due(batch_id, count):
-    orders = Order.objects.due_for_submit().filter(batch_id=batch_id).claimable()
+def batch_due(batch_id, count, after=0):
+    """The batch's first `count` due orders with an id above `after`, in file order.
+
+    `after`: the rows an earlier round of the same claim took are not claimed yet (still
+    queued, locked by this transaction), so they would be read again.
+    """
+    orders = Order.objects.due_for_submit().filter(batch_id=batch_id, pk__gt=after).claimable()
     return list(orders.order_by("id")[:count]) if count > 0 else []
 
 

@@ -17,7 +17,9 @@ URGENT, LOW, HIGH = Batch.Priority.URGENT, Batch.Priority.LOW, Batch.Priority.HI
 
 def due(count, in_flight=None):
     with transaction.atomic():
-        return [order.batch_id for order in claims.due_orders(count, in_flight)]
+        orders = claims.due_orders(count, in_flight)
+    assert len({order.pk for order in orders}) == len(orders), "an order taken twice"
+    return [order.batch_id for order in orders]
 
 
 def test_two_batches_of_one_priority_share_a_claim_equally(db):
@@ -59,6 +61,20 @@ def test_a_batch_with_fewer_due_orders_than_its_share_leaves_the_rest_to_the_oth
 
     assert sorted(taken) == [big.pk] * 8 + [small.pk] * 2
     assert paused.pk not in taken
+
+
+def test_a_second_round_of_a_claim_never_takes_an_order_twice(db):
+    big, small = make_batch(orders=50), make_batch(orders=1)
+
+    with transaction.atomic():
+        orders = claims.due_orders(10)
+
+    expected = [
+        *big.orders.order_by("id")[:5],
+        *small.orders.all(),
+        *big.orders.order_by("id")[5:9],
+    ]
+    assert [o.pk for o in orders] == [o.pk for o in expected]
 
 
 def test_each_batch_is_claimed_in_the_order_of_its_file(db):
