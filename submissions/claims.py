@@ -50,7 +50,7 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         by_batch = in_flight_by_batch()
         in_flight = sum(by_batch.values())
         free = min(wanted, min(limit, in_force.concurrency) + ahead - in_flight)
-        if free <= 0:
+        if free <= 0 or row.refused_account_wide:  # refused for the whole account: wait
             return Claimed(in_flight=in_flight)
         due = due_orders(free, by_batch)
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
