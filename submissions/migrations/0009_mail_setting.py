@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('submissions', '0007_circuit_breaker'),
+        ('submissions', '0008_shared_refusal_rule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
