@@ -170,7 +170,11 @@ class OrderQuerySet(models.QuerySet):
             .select_related("service")
             # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
             # last halving of the limit (submissions.limits), whichever host halved it.
-            .annotate(claimed_at=Now(), batch_state=models.F("batch__state"))
+            .annotate(
+                claimed_at=Now(),
+                batch_state=models.F("batch__state"),
+                batch_priority=models.F("batch__priority"),
+            )
             .select_for_update(skip_locked=True, of=("self",))
         )
 

@@ -8,6 +8,7 @@ import configparser
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import OperationalError, connections
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
 from portal.admin.dashboard import spend_totals
-from submissions import claims, controls, engine, lease, reconcile, refusals, shutdown
+from submissions import ahead, claims, controls, engine, lease, reconcile, refusals, shutdown
 from submissions.models import Breaker
 from submissions.provider.answers import RemoteOrder
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
@@ -426,3 +427,13 @@ def test_the_deploy_units_wait_longer_than_a_driver_takes_to_stop():
     timeout = int(unit["Service"]["TimeoutStopSec"])
 
     assert timeout >= shutdown.STOP_SECONDS + 10
+
+
+def test_urgent_orders_go_before_the_others_claimed_ahead():
+    held = ahead.ClaimedAhead(ahead.CallWindow(lease_seconds=120, call_seconds=110))
+    normal = [SimpleNamespace(pk=pk, batch_priority="normal") for pk in (1, 2)]
+
+    held.add(normal, leased_at=0)
+    held.add([SimpleNamespace(pk=3, batch_priority="urgent")], leased_at=0)
+
+    assert [order.pk for order in held] == [3, 1, 2]
