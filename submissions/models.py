@@ -196,7 +196,7 @@ class Breaker(OneRow, models.Model):
 class SpendEntry(models.Model):
     """One line of the spend ledger: append-only, written by a database trigger.
 
-    The trigger on orders_order (migration 0010) writes a line whenever an order's status
+    The trigger on orders_order (migration 0011) writes a line whenever an order's status
     change moves money: `reserve` at the claim (+ the service's price), `charge` when the
     provider created it (the difference to its reservation), `release` when the call proved
     nothing was created, `refund` when it was rejected and the price list says rejected orders
@@ -304,3 +304,24 @@ class AuditRecord(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+
+
+class MailSetting(models.Model):
+    """A user's own settings for the mails the portal sends them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mail_setting"
+    )
+    batch_results = models.BooleanField(
+        "e-mail me my batches' results",
+        default=False,
+        help_text="When a batch you imported finishes: its counts, its spend and the results "
+        "file (a link instead when the file is large).",
+    )
+
+    def __str__(self):
+        return f"Mail settings of {self.user}"
+
+    @classmethod
+    def wants_results(cls, user):
+        return cls.objects.filter(user=user, batch_results=True).exists()

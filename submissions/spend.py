@@ -1,7 +1,7 @@
 """Spend that cannot run away: the ledger's totals and the caps a claim checks (issue 23).
 
 The ledger (`SpendEntry`) is written by a database trigger on every order move that moves
-money (submissions/migrations/0010_spend_trigger.py); each line's delta also goes to a small
+money (submissions/migrations/0011_spend_trigger.py); each line's delta also goes to a small
 queue (`SpendPending`). A claim, under the dispatcher row lock, folds that queue into the day
 totals (`SpendDay`) and takes only orders whose price fits under every cap, in the claim's
 transaction: two drivers can never overrun a cap, not even by one order. Nothing else folds

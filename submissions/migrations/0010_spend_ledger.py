@@ -9,8 +9,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0008_spend_approval'),
-        ('submissions', '0008_shared_refusal_rule'),
+        ('orders', '0009_spend_approval'),
+        ('submissions', '0009_mail_setting'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

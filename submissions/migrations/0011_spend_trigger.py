@@ -102,6 +102,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("submissions", "0009_spend_ledger"), ("orders", "0008_spend_approval")]
+    dependencies = [("submissions", "0010_spend_ledger"), ("orders", "0009_spend_approval")]
 
     operations = [migrations.RunPython(create, drop)]

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0007_event_time_from_database'),
+        ('orders', '0008_batch_priority'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
