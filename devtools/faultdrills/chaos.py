@@ -68,17 +68,18 @@ class ChaosDrill:
         """SQLite: SIGKILL the cluster or stall every writer, every 4-10 s."""
         rng, events = random.Random(self.options["seed"]), []
         started = time.monotonic()
-        while (at := time.monotonic() - started) < seconds:
+        while True:
             time.sleep(rng.uniform(4, 10))
-            draw = rng.random()
+            at, draw = round(time.monotonic() - started, 1), rng.random()
+            if at >= seconds:
+                return events
             if draw < 0.35:
                 self.supervisor.kill()
-                events.append((round(at), "SIGKILL"))
+                events.append((at, "SIGKILL"))
             elif draw < 0.65:
                 stall = rng.uniform(1, 5)
                 hold_write_lock(stall)
-                events.append((round(at), f"stall {stall:.1f} s"))
-        return events
+                events.append((at, f"stall {stall:.1f} s"))
 
 
 def with_port(url, port):
