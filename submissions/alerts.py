@@ -21,8 +21,8 @@ from django.utils import timezone
 from orders.models import Batch, Order
 from orders.stuck import stuck_condition
 
-from . import health
-from .models import Alert
+from . import canary, garbage, health, refunds, statement
+from .models import Alert, ServiceHold, StatementRun
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +102,31 @@ def spend_today(now):
     if not limit:
         return None
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    spent = Order.objects.filter(created_at__gte=start).aggregate(s=Sum("cost"))["s"] or 0
+    today = Order.objects.filter(created_at__gte=start)
+    spent = today.aggregate(s=Sum("cost", filter=~refunds.refunded_q()))["s"] or 0
     spent = Decimal(spent).quantize(Decimal("0.01"))
     if spent <= limit:
         return None
     return f"${spent} spent today, over SPEND_ALERT_PER_DAY (${limit})."
+
+
+def statement_mismatch(now):
+    """A day of the last week whose newest statement does not match, not reviewed yet."""
+    runs = statement.latest_runs(today=timezone.localdate(now))
+    bad = [r for r in runs if r.outcome != StatementRun.Outcome.MATCHED and not r.reviewed_at]
+    if not bad:
+        return None
+    return " ".join(f"{run.day:%Y-%m-%d}: {statement.summary(run)}." for run in bad)
+
+
+def services_paused(now):
+    holds = ServiceHold.objects.filter(paused_at__isnull=False).select_related("service")
+    lines = [garbage.describe(hold) for hold in holds.order_by("service_id")]
+    return " | ".join(lines) or None
+
+
+def contract_changed(now):
+    return canary.alert_detail()
 
 
 CONDITIONS = [
@@ -117,6 +137,9 @@ CONDITIONS = [
     Condition("no_worker", "No live worker while work waits", no_worker),
     Condition("failure_rate", "Failure rate over the limit", failure_rate),
     Condition("spend", "Spend today over the limit", spend_today),
+    Condition("statement", "Provider's books and ours differ", statement_mismatch),
+    Condition("garbage", "Service paused: paid results are garbage", services_paused),
+    Condition("contract", "Provider answers changed: sending stopped", contract_changed),
 ]
 
 

@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 
 from orders.models import Batch, Order, from_now
 
-from . import calllog, limits
+from . import calllog, garbage, limits
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def due_orders(count):
     """
     due = []
     live = Batch.objects.filter(state__in=Batch.LIVE_STATES).order_by("id")
+    live = live.exclude(service__in=garbage.paused_services())  # paid garbage: paused
     for batch_id in live.values_list("id", flat=True):
         orders = Order.objects.due_for_submit().filter(batch_id=batch_id).claimable()
         due += orders.order_by("id")[: count - len(due)]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from orders.models import Order, OrderEvent
 from submissions import controls
 from submissions.models import Alert, Dispatcher
+from submissions.refunds import refunded_q
 
 from .stats import money, order_list_url, percent
 
@@ -58,10 +59,11 @@ def spend_totals(now):
     today = day_start(now)
     week = today - timedelta(days=today.weekday())
     month = today.replace(day=1)
+    paid = ~refunded_q()  # refunded rejections are not spend (docs/statement.md)
     totals = Order.objects.filter(created_at__gte=min(week, month)).aggregate(
-        today=Sum("cost", filter=Q(created_at__gte=today)),
-        week=Sum("cost", filter=Q(created_at__gte=week)),
-        month=Sum("cost", filter=Q(created_at__gte=month)),
+        today=Sum("cost", filter=Q(created_at__gte=today) & paid),
+        week=Sum("cost", filter=Q(created_at__gte=week) & paid),
+        month=Sum("cost", filter=Q(created_at__gte=month) & paid),
     )
     return {name: money(value) for name, value in totals.items()}
 
