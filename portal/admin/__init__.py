@@ -7,7 +7,7 @@ nothing below imports it. `registry` registers the ModelAdmins when the admin au
 
 from django.contrib import admin
 
-from . import monitoring, registry  # noqa: F401
+from . import books, monitoring, registry  # noqa: F401
 
 admin.site.site_header = "IMEI operations portal"
 admin.site.site_title = "IMEI portal"
