@@ -56,8 +56,8 @@ def record_results(orders):
 def record_service(service_id, orders):
     """Add the verdicts to the service's window; pause it once the window holds too many."""
     with transaction.atomic():
-        ServiceHold.objects.get_or_create(service_id=service_id)
-        hold = ServiceHold.objects.select_for_update().get(service_id=service_id)
+        hold = ServiceHold.objects.select_for_update().filter(service_id=service_id).first()
+        hold = hold or ServiceHold.objects.create(service_id=service_id)
         bad = [order for order in orders if is_garbage(order.result_code)]
         verdicts = "".join(GARBAGE if is_garbage(o.result_code) else FINE for o in orders)
         hold.recent = (hold.recent + verdicts)[-settings.GARBAGE_WINDOW :]
