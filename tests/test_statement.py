@@ -264,3 +264,23 @@ def test_the_statement_page_lists_its_lines_and_exports_them_with_the_matched_or
     assert rows[1].startswith(f"Portal only (unknown to the provider),{ghost.pk},99000001,")
     assert rows[2].startswith(f"Matched,{matched.pk},{matched.remote_id},{matched.imei},")
     assert len(rows) == 3
+
+
+def test_marking_a_statement_reviewed_in_the_admin_closes_its_alert(
+    books, provider_client, staff_client
+):
+    batch = place(provider_client, 1)
+    Order.objects.filter(pk=batch.orders.get().pk).update(remote_id=99_000_001)
+    result = statement.run_day(today(), provider_client)
+    alerts.evaluate()
+
+    response = staff_client.post(
+        reverse("admin:submissions_statementrun_changelist"),
+        {"action": "mark_reviewed", "_selected_action": [result.pk]},
+        follow=True,
+    )
+    alerts.evaluate()
+
+    assert "1 statements marked reviewed." in response.content.decode()
+    assert StatementRun.objects.get(pk=result.pk).reviewed_by.username == "staff"
+    assert not Alert.objects.filter(key="statement", closed_at=None).exists()
