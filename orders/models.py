@@ -364,6 +364,14 @@ class Order(models.Model):
             actor=actor,
         )
 
+    def claim_event(self):
+        """queued -> submitting, at the moment the claim read the order by the database's clock
+        (`claimable()`): the send order the refusal rule follows (submissions/refusals.py)."""
+        event = self.event(self.Status.QUEUED, self.Status.SUBMITTING, "")
+        if getattr(self, "claimed_at", None) is not None:
+            event.at = self.claimed_at
+        return event
+
     def mark_duplicate(self, raw, latency=None):
         """The provider answered `IMEI already exists!`.
 
@@ -434,14 +442,28 @@ class Order(models.Model):
         return self.release(reason, shown=False)
 
     def mark_failed(self, error, latency=None):
+        """The answer to this object's call: only under its claim (a stale answer fails no
+        order that was released or re-claimed since)."""
         return self._move(
-            [self.Status.SUBMITTING, self.Status.QUEUED],
+            [self.Status.SUBMITTING],
             self.Status.FAILED,
             detail=error,
             latency=latency,
             finished_at=timezone.now(),
             lease_expires_at=None,
             last_error=error,
+        )
+
+    def fail_by_operator(self, actor, reason):
+        """An operator gives up on a queued order, or on an unknown one they checked with the
+        provider: failed with their reason (then it may be re-submitted, or ordered again)."""
+        return self._move(
+            [self.Status.QUEUED, self.Status.UNKNOWN],
+            self.Status.FAILED,
+            detail=reason,
+            actor=actor,
+            finished_at=timezone.now(),
+            last_error=reason,
         )
 
     def mark_unknown(self, reason, latency=None, lease_expired=False):
@@ -613,7 +635,7 @@ class Order(models.Model):
             if moved < len(orders):
                 taken = set(cls.objects.filter(pk__in=pks, claim_token=token).values_list("pk"))
                 orders = [order for order in orders if (order.pk,) in taken]
-            save_events([o.event(cls.Status.QUEUED, cls.Status.SUBMITTING, "") for o in orders])
+            save_events([o.claim_event() for o in orders])
         for order in orders:
             order.status, order.claim_token = cls.Status.SUBMITTING, token
             order.attempts += 1
@@ -671,7 +693,9 @@ class OrderEvent(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=16, choices=Order.Status.choices)
     to_status = models.CharField(max_length=16, choices=Order.Status.choices)
-    at = models.DateTimeField(default=timezone.now)
+    # The database's clock, never a host's: reconciliation compares these moments across
+    # hosts to prove an order absent (submissions/reconcile.py).
+    at = models.DateTimeField(db_default=Now())
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     detail = models.TextField(blank=True, help_text="The provider's raw answer or the error.")
     actor = models.ForeignKey(

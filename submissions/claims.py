@@ -107,6 +107,18 @@ def extend_leases(orders, lease):
     )
 
 
+def still_claimed(orders):
+    """Those of `orders` the database has `submitting` under the claim they hold: still ours."""
+    if not orders:
+        return []
+    rows = set(
+        Order.objects.in_flight()
+        .filter(pk__in=[o.pk for o in orders])
+        .values_list("pk", "claim_token")
+    )
+    return [order for order in orders if (order.pk, order.claim_token) in rows]
+
+
 def sweep_expired():
     """Orders left `submitting` past their lease (a killed worker) -> unknown; never re-sent.
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from orders.models import Order, Placed, transitions_in_bulk
 
 from . import (
+    ahead,
     calllog,
     claims,
     controls,
@@ -47,11 +48,15 @@ AHEAD_SHARE = 10  # hold up to 1/10 of the in-flight cap claimed ahead of the fr
 LEASE_MARGIN_SECONDS = 10  # an order's lease outlives its call by this much
 MAX_BACKOFF_SECONDS = 300
 DATABASE_RETRY_SECONDS = 1  # after a database error, reconnect and carry on this much later
-RECORD_GRACE_SECONDS = 30  # after the drain, answers in hand are retried this much longer
+STOP_CHECK_SECONDS = 0.5  # "stop all sending" is read at most this long before a call starts
 MAX_REMOTE_ID = 2**63 - 1  # the largest id the database stores (a signed 64-bit integer)
 LEFT_TO_THE_SWEEP = "Call still unanswered after draining, left to the sweep: order %s (IMEI %s)"
 NEVER_SENT_LEFT_TO_THE_SWEEP = (
     "Claimed ahead, never sent, left to the sweep (then reconciled): order %s (IMEI %s)"
+)
+LEASE_NOT_KNOWN_LIVE = (
+    "Claimed ahead, not sent: its lease is not known to be live (no renewal for a while); "
+    "order %s (IMEI %s) waits until the database confirms it is still ours"
 )
 AUTH_NOTE = "Provider rejected our credentials: {} — fix GSM_FUSION_* and resume."
 REFUSED = "account-wide refusal"
@@ -157,8 +162,9 @@ class Driver:
         # connect timeout, see provider/transport.py), then the read timeout.
         connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
         call_seconds = 2 * connect + read
-        self.order_lease = timedelta(seconds=call_seconds + LEASE_MARGIN_SECONDS)
-        self.drain_seconds = call_seconds + 5
+        self.window = ahead.CallWindow(call_seconds + LEASE_MARGIN_SECONDS, call_seconds)
+        self.order_lease = timedelta(seconds=self.window.lease_seconds)
+        self.drain_seconds = min(call_seconds + 5, shutdown.STOP_SECONDS)
         self.poll_seconds = settings.STATUS_POLL_SECONDS
         self.client = client_factory()
         self.poll_client = client_factory()
@@ -168,7 +174,11 @@ class Driver:
         self.sends = {}  # future -> (order, monotonic send time); forgotten once recorded
         self.held = set()  # finished sends whose recording failed: logged, retried
         self.recorded = []  # the sends recorded in the transaction under way
-        self.ready = []  # orders claimed ahead (committed, not sent): sent as slots free up
+        self.ahead = ahead.ClaimedAhead(self.window)  # sent as slots free up
+        # Orders claimed ahead whose state a failed group left in doubt (its COMMIT may have
+        # gone through): never sent until the database says they are still ours.
+        self.unverified = []
+        self.controls_read_at = self.clock.monotonic()
         self.others = 0  # other drivers' calls in flight, as our last claim counted them
         self.polls = {}  # future -> {remote_id: order}
         self.stopped = ""  # why claiming stopped (credentials refused, lease lost)
@@ -201,7 +211,7 @@ class Driver:
         try:
             while self.running() and self.survive(self.step):
                 pass
-            self.survive(self.hand_over)
+            self.hand_over()
             self.drain()
         finally:
             self.close()
@@ -269,9 +279,23 @@ class Driver:
 
     def keep_calls_alive(self):
         """Extend the leases of our calls not yet recorded (running, or answered and held), and
-        of the orders we hold claimed ahead."""
-        orders = [order for order, _ in self.sends.values()] + self.ready
-        claims.extend_leases(orders, self.order_lease)
+        of the orders we hold claimed ahead; decide from the database which of those are ours.
+
+        The orders claimed ahead whose renewal did not take (swept meanwhile), and those a
+        failed group left in doubt, are re-read: only the ones still `submitting` under our
+        claim are kept (and may be sent), in their order.
+        """
+        sent = [order for order, _ in self.sends.values()]
+        held = list(self.ahead) + self.unverified
+        leased_at = self.clock.monotonic()
+        renewed = claims.extend_leases(sent + held, self.order_lease)
+        if self.unverified or renewed < len(sent) + len(held):
+            ours = claims.still_claimed(held)
+            for order in self.ahead.keep_only(ours):
+                log.warning("Order %s is no longer ours (claimed ahead): not sent", order.pk)
+            self.ahead.add([o for o in self.unverified if o in ours], leased_at)
+            self.unverified = []
+        self.ahead.renewed(list(self.ahead), leased_at)
 
     def save_health(self):
         """Last success/error on the Dispatcher: one write per housekeeping, not per order."""
@@ -287,6 +311,7 @@ class Driver:
     def apply_limits(self):
         """The limits in force (429s, the operator's live controls): read every turn."""
         self.controls = controls.effective()
+        self.controls_read_at = self.clock.monotonic()
         current = limits.current(live=self.controls)
         if current != self.limits:
             log.info("Limits now: %s", current)
@@ -298,7 +323,7 @@ class Driver:
         """Claim due orders into the free slots and send them (when no answer came to record)."""
         self.record_sends([], top_up=True)
 
-    def ahead(self):
+    def ahead_wanted(self):
         """How many orders to hold claimed ahead of the free slots.
 
         A freed slot then gets its next order from memory at once, instead of waiting for a
@@ -310,18 +335,19 @@ class Driver:
         return self.limits.concurrency // AHEAD_SHARE
 
     def claim(self):
-        """Claim due orders for the free slots and `ahead()`, in the caller's transaction.
+        """Claim due orders for the free slots and `ahead_wanted()`, in the caller's transaction.
 
         Not sent here: the claim must be committed first (then `send_ready`).
         """
         now = self.clock.monotonic()
-        ahead = self.ahead()
+        ahead = self.ahead_wanted()
         stopped = self.stopped or self.limits.sending_stopped
         if stopped or not ahead:
-            self.unclaim_ready(NOT_SENT_STOPPED)
+            self.put_back_ahead(NOT_SENT_STOPPED)
         if stopped:
             return []
-        held = len(self.sends) - len(self.recorded) + len(self.ready)  # ours in `submitting`
+        # Ours in `submitting`: sent and not recorded, claimed ahead, and left in doubt.
+        held = len(self.sends) - len(self.recorded) + len(self.ahead) + len(self.unverified)
         wanted = self.breaker.allowed(self.limits.concurrency + ahead - held, held)
         if wanted <= 0 or now < self.next_claim:
             return []
@@ -338,29 +364,65 @@ class Driver:
         return claimed
 
     def send_ready(self):
-        """Send orders claimed ahead into the free slots: from memory, no database work."""
+        """Send orders claimed ahead into the free slots: from memory, no database work.
+
+        Only while sending is not stopped (read at most STOP_CHECK_SECONDS ago) and only
+        orders whose lease outlives the call (`ahead.CallWindow`).
+        """
+        if not self.ahead:
+            return
+        if self.sending_stopped():
+            self.put_back_ahead(NOT_SENT_STOPPED)
+            return
         running = sum(1 for future in self.sends if not future.done())
         free = self.limits.concurrency - self.others - running
-        room = self.breaker.allowed(free, running) if self.ready else 0
-        if room > 0:
-            self.send(self.ready[:room])
-            del self.ready[:room]
+        for _ in range(max(0, self.breaker.allowed(free, running))):
+            if not self.start_next_call():
+                break
 
-    def unclaim_ready(self, reason):
-        """Put the orders claimed ahead back in the queue (no attempt spent, no error)."""
-        if self.ready:
+    def sending_stopped(self):
+        """Stopped by the operator or by the driver itself: the operator's stop read fresh."""
+        if self.clock.monotonic() - self.controls_read_at >= STOP_CHECK_SECONDS:
+            self.controls = controls.effective()
+            self.controls_read_at = self.clock.monotonic()
+        return bool(self.stopped) or self.controls.sending_stopped or self.limits.sending_stopped
+
+    def start_next_call(self):
+        """Start the call of the first order claimed ahead; False when none may start.
+
+        The order leaves the list only once its call has started: a pool that cannot start a
+        thread leaves it first in line, never sent twice and never lost.
+        """
+        now = self.clock.monotonic()
+        order, expired = self.ahead.next_startable(now)
+        for stale in expired:
+            log.warning(LEASE_NOT_KNOWN_LIVE, stale.pk, stale.imei)
+        self.unverified += expired
+        if order is None:
+            return False
+        future = self.pool.submit(place, self.client, order.imei, order.service_id, self.clock)
+        self.ahead.pop_first()
+        self.sends[future] = (order, now)
+        self.breaker.sent(1)
+        self.summary["claimed"] += 1
+        return True
+
+    def put_back_ahead(self, reason):
+        """Put the orders claimed ahead back in the queue (no attempt spent, no error).
+
+        If that fails, whether they went back is not known: they wait in `unverified` until
+        the database says.
+        """
+        orders = self.ahead.take_all()
+        if not orders:
+            return
+        try:
             with transitions_in_bulk():
-                for order in self.ready:
+                for order in orders:
                     order.unclaim(reason)
-            self.ready = []
-
-    def send(self, claimed):
-        """Start the calls of orders whose claim is committed."""
-        self.breaker.sent(len(claimed))
-        self.summary["claimed"] += len(claimed)
-        for order in claimed:
-            future = self.pool.submit(place, self.client, order.imei, order.service_id, self.clock)
-            self.sends[future] = (order, self.clock.monotonic())
+        except Exception:
+            self.unverified += orders
+            raise
 
     def record_call(self, order, sent_at, call):
         """Record one answer. Several placed ones go in one UPDATE: `record_placed`."""
@@ -541,10 +603,11 @@ class Driver:
         """
         if not futures and not top_up:
             return
-        before = self.state()
+        before, held_ahead = self.state(), list(self.ahead)
+        leased_at = self.clock.monotonic()  # the claim below sets its leases after this
         placed = [future for future in futures if storable(future.result())]
         others = [future for future in futures if future not in placed]
-        self.recorded = []
+        self.recorded, claimed = [], []
         try:
             with transitions_in_bulk():
                 self.recorded = [future for future in others if self.record_one(future)]
@@ -552,7 +615,11 @@ class Driver:
                 self.recorded += placed
                 claimed = self.claim() if top_up else []
         except Exception as exc:
+            # The COMMIT may have reached the server before the connection dropped: which
+            # orders are claimed under our token is read back, not remembered (`unverified`).
             self.restore(before)
+            self.ahead.take_all()
+            self.unverified += [o for o in held_ahead + claimed if o not in self.unverified]
             for future in futures:
                 self.hold(future, exc)
             raise
@@ -561,7 +628,7 @@ class Driver:
         for future in recorded:
             del self.sends[future]
             self.held.discard(future)
-        self.ready += claimed
+        self.ahead.add(claimed, leased_at)
         self.send_ready()
 
     def answer(self, future):
@@ -591,13 +658,17 @@ class Driver:
         return True
 
     def state(self):
-        """What recording answers changes on the driver, to put back if their group fails."""
-        summary, ready = dict(self.summary), list(self.ready)
-        return summary, ready, self.stopped, self.limits, self.succeeded, self.error
+        """What recording answers changes on the driver, to put back if their group fails.
+
+        Not the orders claimed ahead: after a failed group those are read back from the
+        database (`record_sends`).
+        """
+        summary, breaker = dict(self.summary), copy.copy(self.breaker)
+        return summary, breaker, self.stopped, self.limits, self.succeeded, self.error
 
     def restore(self, state):
-        summary, ready, self.stopped, self.limits, self.succeeded, self.error = state
-        self.summary, self.ready = dict(summary), list(ready)
+        summary, breaker, self.stopped, self.limits, self.succeeded, self.error = state
+        self.summary, self.breaker = dict(summary), copy.copy(breaker)
 
     def hold(self, future, exc):
         if future not in self.held:
@@ -611,12 +682,19 @@ class Driver:
             self.record_sends([future])
 
     def hand_over(self):
-        # Released first, then checked: a batch committed after the check kicks a driver
-        # that finds the lease free.
-        lease.release(self.token)
+        """Put the orders claimed ahead back, release the lease, start a successor.
+
+        Each step on its own (one failing skips none of the others), in this order: the
+        successor must find those orders queued. The lease is released before the check for
+        work: a batch committed after the check kicks a driver that finds the lease free.
+        """
+        self.survive(self.put_back_ahead, NOT_SENT_HANDED_OVER)
+        self.survive(lease.release, self.token)
+        self.survive(self.start_successor)
+
+    def start_successor(self):
         if claims.work_remains():
             enqueue_driver()
-        self.unclaim_ready(NOT_SENT_HANDED_OVER)
 
     def drain(self):
         """Record the calls still in flight, then wrap up; never dies, never drops an answer.
@@ -625,11 +703,12 @@ class Driver:
            resolution + connect + read timeouts), extending their leases every housekeeping
            turn: the successor's sweep must not take them while we wait.
         2. An answer in hand (received, not yet recorded: the database is down) is retried
-           for RECORD_GRACE_SECONDS more, still within the task's timeout.
+           until `shutdown.STOP_SECONDS` from the drain's start (the deploy units wait longer).
         3. Whatever is left is logged in full (order, IMEI, remote id, raw answer).
         """
-        calls_end = self.clock.monotonic() + self.drain_seconds
-        give_up_at = calls_end + RECORD_GRACE_SECONDS
+        started = self.clock.monotonic()
+        calls_end = started + self.drain_seconds
+        give_up_at = started + shutdown.STOP_SECONDS
         self.next_housekeeping = 0.0
         while self.sends or self.polls:
             now = self.clock.monotonic()
@@ -648,7 +727,7 @@ class Driver:
         self.wait_and_record(WAIT_SECONDS)
 
     def give_up(self):
-        for order in self.ready:
+        for order in [*self.ahead.take_all(), *self.unverified]:
             log.error(NEVER_SENT_LEFT_TO_THE_SWEEP, order.pk, order.imei)
         for future, (order, _) in self.sends.items():
             if future.done():

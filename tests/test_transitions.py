@@ -27,9 +27,10 @@ TRANSITIONS = {
         S.QUEUED,
     ),
     "release": (lambda o: o.release("not sent"), [S.SUBMITTING], S.QUEUED),
-    "mark_failed": (
-        lambda o: o.mark_failed("Insufficient balance!"),
-        [S.SUBMITTING, S.QUEUED],
+    "mark_failed": (lambda o: o.mark_failed("Insufficient balance!"), [S.SUBMITTING], S.FAILED),
+    "fail_by_operator": (
+        lambda o: o.fail_by_operator(None, "Checked with the provider: not placed"),
+        [S.QUEUED, S.UNKNOWN],
         S.FAILED,
     ),
     "mark_unknown": (lambda o: o.mark_unknown("No answer"), [S.SUBMITTING], S.UNKNOWN),

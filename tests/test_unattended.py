@@ -226,6 +226,8 @@ def send(order, client, at, record=True):
     if record:
         claimed.mark_placed(placed.remote_id, placed.status, placed.raw)
         Order.objects.filter(pk=order.pk).update(submitted_at=at + timedelta(seconds=1))
+        placed_event = OrderEvent.objects.filter(order=order, to_status=Status.PENDING)
+        placed_event.update(at=at + timedelta(seconds=1))
     return claimed
 
 
