@@ -89,7 +89,9 @@ def test_stopping_all_sending_puts_the_orders_claimed_ahead_back_in_the_queue(dr
     assert (len(driver.ahead), submitting()) == (0, 20)
 
 
-def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_the_database_says_are_ours(driver, monkeypatch):
+def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_the_database_says_are_ours(
+    driver, monkeypatch
+):
     make_batch(orders=50)
     driver.top_up()
     ahead = list(driver.ahead)
