@@ -48,7 +48,7 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         in_force = limits.current(row, live)
         in_flight = Order.objects.in_flight().count()
         free = min(wanted, min(limit, in_force.concurrency) + ahead - in_flight)
-        if free <= 0:
+        if free <= 0 or row.refused_account_wide:  # refused for the whole account: wait
             return Claimed(in_flight=in_flight)
         due = due_orders(free)
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []

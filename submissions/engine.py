@@ -187,7 +187,6 @@ class Driver:
         self.error = ""
         self.summary = {"claimed": 0, "placed": 0, "retried": 0, "unknown": 0, "failed": 0}
         self.breaker = CircuitBreaker(clock=self.clock.monotonic)
-        self.refusals = refusals.RefusalWatch()
         self.reconciler = reconcile.Reconciler()
 
     def run(self):
@@ -270,8 +269,8 @@ class Driver:
         limits.creep()
         self.apply_limits()
         self.breaker.grow()
-        if self.stopped == REFUSED and refusals.resumed():
-            self.stopped, self.refusals = "", refusals.RefusalWatch()  # an operator resumed
+        if self.stopped == REFUSED and not refusals.in_force():
+            self.stopped = ""  # an operator resumed
         self.reconciler.start(self.poll_pool, self.poll_client)
         self.save_health()
         health.beat()
@@ -341,7 +340,7 @@ class Driver:
         """
         now = self.clock.monotonic()
         ahead = self.ahead_wanted()
-        stopped = self.stopped or self.limits.sending_stopped
+        stopped = self.sending_stopped()
         if stopped or not ahead:
             self.put_back_ahead(NOT_SENT_STOPPED)
         if stopped:
@@ -431,7 +430,6 @@ class Driver:
             return
         if call.placed is not None:
             self.breaker.succeeded()
-            self.refusals.placed(sent_at)
             self.record_unstorable(order, call.placed, call.latency)
         elif isinstance(call.error, ProviderError):
             self.record_provider_error(order, sent_at, call.error, call.latency)
@@ -449,9 +447,8 @@ class Driver:
             for order, _, call in calls
         ]
         moved = {id(order) for order in Order.mark_placed_in_bulk(answers)}
-        for order, sent_at, call in calls:
+        for order, _sent_at, call in calls:
             self.breaker.succeeded()
-            self.refusals.placed(sent_at)
             self.succeeded = True
             if id(order) in moved:
                 self.summary["placed"] += 1
@@ -513,20 +510,20 @@ class Driver:
         self.summary["retried"] += 1
 
     def record_refusal(self, order, sent_at, error, latency):
-        """A provider refusal: this order's fault, or the account's (then stop sending)."""
+        """A provider refusal: this order's fault (it fails with the provider's words), or the
+        account's (then stop sending). The rule and its memory: submissions/refusals.py."""
         text = error.message
-        if isinstance(error, InvalidRequest) or not (
-            self.stopped == REFUSED
-            and text == self.refusals.text
-            or self.refusals.refused(order.pk, text, sent_at)
-        ):
-            order.mark_failed(text, latency)
-            self.summary["failed"] += 1
+        verdict = (
+            refusals.ORDER if isinstance(error, InvalidRequest) else refusals.judge(order, text)
+        )
+        if verdict == refusals.ORDER:
+            if order.mark_failed(text, latency):
+                self.summary["failed"] += 1
             return
         # Refused, so not charged. A stale answer (its order re-claimed since) stops nothing.
         released = order.release(refusals.REQUEUED.format(text))
-        if released and self.stopped != REFUSED:
-            self.stopped, self.refusals.text = REFUSED, text
+        self.stopped = REFUSED
+        if released and verdict == refusals.ACCOUNT_NOW:
             refusals.stop_sending(text)
 
     def record_unknown(self, order, reason, latency):

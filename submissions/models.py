@@ -49,6 +49,17 @@ class Dispatcher(OneRow, models.Model):
     last_poll_at = models.DateTimeField(null=True, blank=True)
     # Written by the cluster (driver housekeeping, the every-minute tasks): /health/ reads it.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The refusal rule's memory, shared by every driver (submissions/refusals.py): the streak
+    # of one refusal text in send order, and the account-wide refusal in force.
+    refusal_text = models.TextField(blank=True)
+    refusal_first_sent_at = models.DateTimeField(null=True, blank=True)
+    refusal_first_order_id = models.BigIntegerField(null=True, blank=True)
+    refusal_last_sent_at = models.DateTimeField(null=True, blank=True)
+    refusal_last_order_id = models.BigIntegerField(null=True, blank=True)
+    refusal_imeis = models.JSONField(default=list, blank=True)
+    refused_account_wide = models.TextField(
+        blank=True, help_text="The provider's refusal for the whole account, until a resume."
+    )
 
     class Meta:
         verbose_name = "dispatcher"

@@ -102,12 +102,33 @@ class PermissionsMixin:
         return request.user.has_perm("orders.cancel_batch")
 
 
+FAILED_BY_STAFF = "Marked failed by {}: not to be sent (it was not placed)."
+CANCELLED_BY_STAFF = "Cancelled by {} before it was sent."
+
+
 class OrderActionsMixin(PermissionsMixin):
-    actions = ["resubmit_failed", "sync_status_now"]
+    actions = ["resubmit_failed", "sync_status_now", "fail_orders", "cancel_orders"]
 
     @admin.action(description="Re-submit failed orders", permissions=["resubmit"])
     def resubmit_failed(self, request, queryset):
         return resubmit(self, request, queryset, queryset)
+
+    @admin.action(
+        description="Mark failed (queued or unknown orders)", permissions=["cancel_batch"]
+    )
+    def fail_orders(self, request, queryset):
+        """One order the provider keeps refusing, or an unknown one checked at the provider."""
+        reason = FAILED_BY_STAFF.format(request.user.get_username())
+        chosen = queryset.filter(status__in=[Order.Status.QUEUED, Order.Status.UNKNOWN])
+        done = sum(order.fail_by_operator(request.user, reason) for order in chosen)
+        self.message_user(request, f"{done} orders marked failed; the others were not waiting.")
+
+    @admin.action(description="Cancel (orders not sent yet)", permissions=["cancel_batch"])
+    def cancel_orders(self, request, queryset):
+        detail = CANCELLED_BY_STAFF.format(request.user.get_username())
+        chosen = queryset.filter(status=Order.Status.QUEUED)
+        done = sum(order.cancel(actor=request.user, detail=detail) for order in chosen)
+        self.message_user(request, f"{done} orders cancelled; the others were sent already.")
 
     @admin.action(description="Sync status now", permissions=["view"])
     def sync_status_now(self, request, queryset):
