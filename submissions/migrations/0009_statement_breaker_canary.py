@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orders', '0006_order_queued_index'),
-        ('submissions', '0007_circuit_breaker'),
+        ('submissions', '0008_shared_refusal_rule'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
