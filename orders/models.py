@@ -58,11 +58,30 @@ class Batch(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Priority(models.TextChoices):
+        LOW = "low", "Low"
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+        # "Check now" (docs/urgent.md): claimed before every other batch, never set by hand.
+        URGENT = "urgent", "Urgent (check now)"
+
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
+    priority = models.CharField(
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text="Running batches share the sending slots in proportion: low 1, normal 2, high 4.",
+    )
+    results_mailed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the results e-mail went out."
+    )
 
     # Batches whose queued orders are sent (paused, cancelled and done ones are not).
     LIVE_STATES = [State.QUEUED, State.RUNNING]
+    # The priorities an operator may choose (urgent is the "check now" box's).
+    SETTABLE_PRIORITIES = [Priority.LOW, Priority.NORMAL, Priority.HIGH]
 
     class Meta:
         verbose_name_plural = "batches"
@@ -95,6 +114,27 @@ class Batch(models.Model):
     def cancel(self, note):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
         return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
+
+    def set_priority(self, priority):
+        """An operator's priority for an ordinary batch; False for an urgent one or no change."""
+        if priority not in self.SETTABLE_PRIORITIES or self.priority == priority:
+            return False
+        changed = Batch.objects.filter(pk=self.pk, priority__in=self.SETTABLE_PRIORITIES).update(
+            priority=priority
+        )
+        if changed:
+            self.priority = priority
+        return bool(changed)
+
+    def claim_results_mail(self):
+        """Done, not mailed yet -> mailed now: one conditional UPDATE, so the mail goes once."""
+        now = timezone.now()
+        claimed = Batch.objects.filter(
+            pk=self.pk, state=self.State.DONE, results_mailed_at__isnull=True
+        ).update(results_mailed_at=now)
+        if claimed:
+            self.results_mailed_at = now
+        return bool(claimed)
 
     def mark_done(self):
         """Running -> done once no order of the batch is still open.
@@ -130,7 +170,11 @@ class OrderQuerySet(models.QuerySet):
             .select_related("service")
             # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
             # last halving of the limit (submissions.limits), whichever host halved it.
-            .annotate(claimed_at=Now(), batch_state=models.F("batch__state"))
+            .annotate(
+                claimed_at=Now(),
+                batch_state=models.F("batch__state"),
+                batch_priority=models.F("batch__priority"),
+            )
             .select_for_update(skip_locked=True, of=("self",))
         )
 

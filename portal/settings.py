@@ -320,6 +320,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "imei-portal@localhost")
+# The results e-mail of a finished batch (portal/results_mail.py): the XLSX attached up to this
+# size, a link to it (on PORTAL_URL) above.
+RESULTS_MAIL_MAX_ATTACHMENT_BYTES = env_int("RESULTS_MAIL_MAX_ATTACHMENT_BYTES", 5_000_000)
+PORTAL_URL = env_str("PORTAL_URL", "http://localhost:8000").rstrip("/")
 # Unattended operation (docs/architecture.md, "Unattended operation"). The circuit breaker opens
 # after BREAKER_THRESHOLD provider-wide failures in a row, then sends one probe after
 # BREAKER_FIRST_PROBE_SECONDS, doubling up to BREAKER_MAX_PROBE_SECONDS. Unknown orders are

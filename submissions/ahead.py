@@ -11,6 +11,7 @@ may sweep its orders (see `CallWindow`).
 from dataclasses import dataclass
 
 START_MARGIN_SECONDS = 2  # a call must end this long before its lease may lapse
+URGENT = "urgent"  # orders.models.Batch.Priority.URGENT (this module imports no models)
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,14 @@ class ClaimedAhead:
         return iter(list(self.orders))
 
     def add(self, orders, leased_at):
-        """Orders whose claim committed; their lease was set after `leased_at` (monotonic)."""
+        """Orders whose claim committed; their lease was set after `leased_at` (monotonic).
+
+        Urgent ones ("check now", docs/urgent.md) go before the others: the next free slot.
+        """
         for order in orders:
             self.orders.append(order)
             self.live_until[order.pk] = leased_at + self.window.lease_seconds
+        self.orders.sort(key=lambda order: getattr(order, "batch_priority", "") != URGENT)
 
     def renewed(self, orders, leased_at):
         for order in orders:

@@ -95,3 +95,12 @@ def poll_due_now():
 
     with GsmFusionClient.from_settings() as client:
         return polling.poll_due(client)
+
+
+def set_priority(batch, priority, actor):
+    """An operator's priority for a batch (low / normal / high); the next claim applies it.
+
+    Kept through pause, resume and re-submit: they never touch it. Urgent ("check now")
+    batches keep theirs.
+    """
+    return batch.set_priority(priority)

@@ -116,7 +116,7 @@ def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_the_database_says_are_
     assert list(driver.ahead) == ahead and submitting() == 22
 
 
-def test_a_claim_takes_the_oldest_live_batch_first_in_file_order_then_the_next(db):
+def test_a_claim_shares_live_batches_in_file_order_skipping_paused_and_backing_off(db):
     older = make_batch(orders=3)
     paused = make_batch(orders=3, state=Batch.State.PAUSED)
     newer = make_batch(orders=3)

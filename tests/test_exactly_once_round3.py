@@ -8,6 +8,7 @@ import configparser
 from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import OperationalError, connections
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
 from portal.admin.dashboard import spend_totals
-from submissions import claims, controls, engine, lease, reconcile, refusals, shutdown
+from submissions import ahead, claims, controls, engine, lease, reconcile, refusals, shutdown
 from submissions.models import Breaker
 from submissions.provider.answers import RemoteOrder
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
@@ -96,6 +97,7 @@ def test_orders_put_back_by_a_turn_whose_commit_outlived_the_connection_are_neve
     calls_end(driver)
     driver.keep_calls_alive()
     driver.send_ready()
+    calls_end(driver)  # any call started has reached the provider
 
     assert calls(driver, ahead) == [0, 0]
 
@@ -114,6 +116,7 @@ def test_orders_claimed_by_a_turn_whose_commit_outlived_the_connection_are_sent_
     driver.send_ready()
     calls_end(driver)
     driver.send_ready()
+    calls_end(driver)
 
     assert calls(driver, batch.orders.all()) == [1] * 22
 
@@ -161,6 +164,7 @@ def test_orders_claimed_ahead_wait_while_their_lease_is_not_known_live(driver, m
     calls_end(driver)
     driver.clock.advance(8)  # no renewal for 9 s: a call started now could outlive the lease
     driver.send_ready()
+    calls_end(driver)
     assert calls(driver, ahead) == [0, 0]
 
     monkeypatch.setattr(claims, "extend_leases", extend)  # back: they are still ours
@@ -181,6 +185,7 @@ def test_stop_all_sending_keeps_the_orders_claimed_ahead_from_being_sent(driver)
     controls.change(None, sending_stopped=True)
     calls_end(driver)
     driver.send_ready()
+    calls_end(driver)
 
     assert calls(driver, ahead) == [0, 0]
     assert statuses(ahead) == {Status.QUEUED}
@@ -422,3 +427,13 @@ def test_the_deploy_units_wait_longer_than_a_driver_takes_to_stop():
     timeout = int(unit["Service"]["TimeoutStopSec"])
 
     assert timeout >= shutdown.STOP_SECONDS + 10
+
+
+def test_urgent_orders_go_before_the_others_claimed_ahead():
+    held = ahead.ClaimedAhead(ahead.CallWindow(lease_seconds=120, call_seconds=110))
+    normal = [SimpleNamespace(pk=pk, batch_priority="normal") for pk in (1, 2)]
+
+    held.add(normal, leased_at=0)
+    held.add([SimpleNamespace(pk=3, batch_priority="urgent")], leased_at=0)
+
+    assert [order.pk for order in held] == [3, 1, 2]
