@@ -5,7 +5,7 @@ complete with an empty, "Unknown" or unparseable result. Polling hands every chu
 completed orders to `record_results`; each service keeps its last GARBAGE_WINDOW verdicts
 (a ServiceHold row). When more than GARBAGE_PERCENT of that window is garbage (counted against
 the whole window, so a few early results cannot trip it), the service is paused: the claim
-skips its batches (`claims.due_orders`), calls already in flight finish, an alert shows
+skips its batches (`claims.queued_batches`), calls already in flight finish, an alert shows
 examples, and an operator resumes it (`resume`), which starts a fresh window.
 """
 
