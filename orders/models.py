@@ -34,6 +34,12 @@ class Service(models.Model):
     )
     active = models.BooleanField(default=True, help_text="Still listed by the provider.")
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Spend (issue 23): the price list's word on rejected orders; the ledger refunds them.
+    refunds_rejected = models.BooleanField(
+        "rejected orders refunded",
+        default=False,
+        help_text="The provider does not charge orders it rejects (the spend ledger refunds them).",
+    )
 
     class Meta:
         ordering = ["title"]
@@ -49,6 +55,9 @@ class Batch(models.Model):
         PAUSED = "paused", "Paused"
         CANCELLED = "cancelled", "Cancelled"
         DONE = "done", "Done"
+        # Spend (issue 23): its cost is over APPROVAL_THRESHOLD; nothing is sent until a
+        # different staff member approves it (submissions/approval.py).
+        AWAITING_APPROVAL = "awaiting", "Awaiting approval"
 
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="batches")
     created_by = models.ForeignKey(
@@ -68,6 +77,23 @@ class Batch(models.Model):
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
+    # Spend (issue 23): who approved a batch over APPROVAL_THRESHOLD (or rejected it), when.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_batches",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approval_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who imported or re-submitted it over the threshold: never its approver.",
+    )
     priority = models.CharField(
         max_length=8,
         choices=Priority.choices,
@@ -78,7 +104,7 @@ class Batch(models.Model):
         null=True, blank=True, editable=False, help_text="When the results e-mail went out."
     )
 
-    # Batches whose queued orders are sent (paused, cancelled and done ones are not).
+    # Batches whose queued orders are sent (paused, awaiting, cancelled and done ones are not).
     LIVE_STATES = [State.QUEUED, State.RUNNING]
     # The priorities an operator may choose (urgent is the "check now" box's).
     SETTABLE_PRIORITIES = [Priority.LOW, Priority.NORMAL, Priority.HIGH]
@@ -114,6 +140,42 @@ class Batch(models.Model):
     def cancel(self, note):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
         return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
+
+    # -- spend (issue 23): four eyes above APPROVAL_THRESHOLD ----------------------------------
+
+    def await_approval(self, requested_by, note):
+        """-> awaiting approval: an import or re-submit over the threshold, by `requested_by`."""
+        allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED, self.State.DONE]
+        return self._move(
+            allowed,
+            self.State.AWAITING_APPROVAL,
+            note=note,
+            finished_at=None,
+            approval_requested_by=requested_by,
+            approved_by=None,
+            approved_at=None,
+        )
+
+    def approve(self, user):
+        """awaiting approval -> queued: the driver sends it (the claim starts it running)."""
+        return self._move(
+            [self.State.AWAITING_APPROVAL],
+            self.State.QUEUED,
+            note="",
+            approved_by=user,
+            approved_at=timezone.now(),
+        )
+
+    def reject(self, user, note):
+        """awaiting approval -> cancelled (its queued orders are cancelled by the caller)."""
+        return self._move(
+            [self.State.AWAITING_APPROVAL],
+            self.State.CANCELLED,
+            note=note,
+            approved_by=user,
+            approved_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
 
     def set_priority(self, priority):
         """An operator's priority for an ordinary batch; False for an urgent one or no change."""
@@ -264,6 +326,8 @@ class Order(models.Model):
             ("resubmit_order", "Can re-submit failed orders"),
             ("export_order", "Can export orders"),
             ("cancel_batch", "Can pause, resume and cancel batches"),
+            # Spend (issue 23): the second pair of eyes on a batch over APPROVAL_THRESHOLD.
+            ("approve_batch", "Can approve batches over the approval threshold"),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="order_claim_idx"),

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from portal import twofactor
 from portal.health import health_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("health/", health_view, name="health"),
+    *twofactor.urlpatterns,  # before the admin's catch-all
     path("admin/", admin.site.urls),
 ]

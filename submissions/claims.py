@@ -12,7 +12,7 @@ from django.db.models.functions import Now
 
 from orders.models import Batch, Order, from_now
 
-from . import calllog, garbage, limits, signals
+from . import calllog, garbage, limits, signals, spend
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,10 @@ def claim(limit, wanted, lease, live=None, ahead=0):
     locked row (a 429 halving by another driver counts at once); the send-rate bucket is
     taken here too. `live`: the operator's controls, as the driver read them last. `ahead`:
     orders a driver may hold claimed beyond the limit, not yet sent (it sends them only into
-    free slots). The orders are `submitting` once this commits, before any call. The driver
-    claims in the transaction that records its answers (no savepoint: an error here rolls
-    all of it back).
+    free slots). Only orders whose price fits under the spend caps are taken
+    (submissions/spend.py; the ledger's trigger reserves them). The orders are `submitting`
+    once this commits, before any call. The driver claims in the transaction that records its
+    answers (no savepoint: an error here rolls all of it back).
     """
     with transaction.atomic(savepoint=False):
         row = lock_dispatcher()
@@ -53,10 +54,16 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         if free <= 0 or row.refused_account_wide:  # refused for the whole account: wait
             return Claimed(in_flight=in_flight)
         due = due_orders(free, by_batch)
+        due = spend.fit(due, row.db_now, spend_caps(live))  # issue 23: under every spend cap
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
         claimed = Order.claim(due, lease) if due else []
         start_batches(claimed)
     return Claimed(claimed, in_flight)
+
+
+def spend_caps(live):
+    """The spend caps as the driver read them with its controls, else read now."""
+    return getattr(live, "spend_caps", None) or spend.caps()
 
 
 def due_orders(count, in_flight=None):

@@ -36,7 +36,7 @@ from .refunds import is_refunded
 log = logging.getLogger(__name__)
 
 Kind = StatementLine.Kind
-ROW_FIELDS = ("id", "remote_id", "imei", "service_id", "status", "cost", "result_code")
+ROW_FIELDS = ("id", "remote_id", "imei", "service_id", "status", "cost")
 ZERO = Decimal("0.00")
 
 
@@ -105,16 +105,13 @@ class Books:
     def provider_amount(self, remote, service):
         """(charged, refunded) for a provider order, priced from the catalogue."""
         price = service.price if service else ZERO
-        if is_refunded(
-            remote.status.lower() == "rejected", remote.code, service_must_read(service)
-        ):
+        if is_refunded(remote.status.strip().lower() == "rejected", service):
             return ZERO, price
         return price, ZERO
 
     def portal_amount(self, row):
         service = self.services.get(row["service_id"])
-        rejected = row["status"] == Order.Status.REJECTED
-        if is_refunded(rejected, row["result_code"], service_must_read(service)):
+        if is_refunded(row["status"] == Order.Status.REJECTED, service):
             return ZERO, row["cost"]
         return row["cost"], ZERO
 
@@ -129,10 +126,6 @@ class Books:
         self.portal += paid
         self.portal_refunds += refunded
         return paid
-
-
-def service_must_read(service):
-    return service.must_read if service else ""
 
 
 def compare(planned, reading):

@@ -27,6 +27,11 @@ CHECKER = CATALOGUE[0]  # 1739 at $0.08, as the fake lists it
 UNLOCK = CATALOGUE[3]  # 2055 at $24.99: "No refund for blacklisted devices"
 
 
+def refunding_checker():
+    """The checker's price list says rejected orders are not charged (issue 23's flag)."""
+    Service.objects.filter(pk=CHECKER[0]).update(refunds_rejected=True)
+
+
 @pytest.fixture
 def books(db, enqueued, settings, make_fake_provider):
     """A fake whose orders complete at once, one call at a time, statements unpaced."""
@@ -107,13 +112,14 @@ def test_a_clean_day_matches_every_order_and_both_sides_charge_the_same(books, p
     assert (result.difference, result.calls, result.ids_read) == (0, 1, 3)
 
 
-def test_a_rejected_order_is_a_refund_on_both_sides_unless_its_price_list_says_no_refund(
+def test_a_rejected_order_is_a_refund_on_both_sides_when_its_price_list_says_so(
     books, provider_client
 ):
+    refunding_checker()
     make_service(id=UNLOCK[0], title=UNLOCK[1], price=Decimal(UNLOCK[3]), must_read=UNLOCK[5])
     books.set_faults({"reject_rate": 1.0})
     place(provider_client, 1)  # the checker: refunded
-    place(provider_client, 1, service_id=UNLOCK[0])  # "No refund": charged
+    place(provider_client, 1, service_id=UNLOCK[0])  # rejected orders charged
 
     result = statement.run_day(today(), provider_client)
 
@@ -128,6 +134,7 @@ def test_a_rejected_order_is_a_refund_on_both_sides_unless_its_price_list_says_n
 
 def test_spend_today_leaves_out_refunded_rejections(books, provider_client, settings):
     settings.SPEND_ALERT_PER_DAY = 1
+    refunding_checker()
     make_service(id=UNLOCK[0], title=UNLOCK[1], price=Decimal(UNLOCK[3]), must_read=UNLOCK[5])
     books.set_faults({"reject_rate": 1.0})
     place(provider_client, 2)

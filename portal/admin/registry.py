@@ -98,8 +98,20 @@ class BatchAdmin(
     search_fields = ["id", "source_name", "note"]
     list_select_related = ["service", "created_by"]
     # The live panel above the form shows the state; only the note is edited here.
-    fields = ["note", "service", "source_name", "created_by", "created_at"]
-    readonly_fields = ["service", "created_by", "source_name", "created_at"]
+    fields = ["note", "service", "source_name", "created_by", "created_at", "approval_display"]
+    readonly_fields = ["service", "created_by", "source_name", "created_at", "approval_display"]
+
+    @admin.display(description="approval")
+    def approval_display(self, batch):
+        """Who asked for approval, who approved (or rejected) it, when (issue 23)."""
+        if batch.approved_by_id is None and batch.approval_requested_by_id is None:
+            return "not needed" if batch.state != Batch.State.AWAITING_APPROVAL else "awaiting"
+        asked = f"requested by {batch.approval_requested_by or batch.created_by}"
+        if batch.approved_by_id is None:
+            return f"Awaiting approval ({asked})"
+        verb = "rejected" if batch.state == Batch.State.CANCELLED else "approved"
+        when = f"{batch.approved_at:%Y-%m-%d %H:%M}"
+        return f"{verb.capitalize()} by {batch.approved_by} at {when} ({asked})"
 
     # Batches come from an import and hold charged orders: never added or deleted by hand.
     def has_add_permission(self, request):

@@ -209,7 +209,7 @@ def create_batch(plan, user, note="", priority=Batch.Priority.NORMAL):
             ),
             batch_size=BULK_BATCH_SIZE,
         )
-        submission_services.batch_created(batch)
+        submission_services.batch_created(batch, user, len(plan.imeis) * plan.service.price)
     return batch
 
 

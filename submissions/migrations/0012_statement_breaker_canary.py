@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('orders', '0006_order_queued_index'),
-        ('submissions', '0009_mail_setting'),
+        ('submissions', '0011_spend_trigger'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -47,7 +47,7 @@ def delete_schedules(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("submissions", "0010_statement_breaker_canary"),
+        ("submissions", "0012_statement_breaker_canary"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 
