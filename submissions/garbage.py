@@ -47,7 +47,7 @@ def paused_services():
 def record_results(orders):
     """Judge the completed ones among `orders` (just moved); returns the services paused."""
     by_service = {}
-    for order in orders:
+    for order in sorted(orders, key=lambda o: o.pk):
         if order.status == Order.Status.COMPLETED:
             by_service.setdefault(order.service_id, []).append(order)
     return [sid for sid, done in sorted(by_service.items()) if record_service(sid, done)]

@@ -35,9 +35,9 @@ def refunding_checker():
 @pytest.fixture
 def books(db, enqueued, settings, make_fake_provider):
     """A fake whose orders complete at once, one call at a time, statements unpaced."""
-    settings.SUBMIT_CONCURRENCY = 1
+    settings.SUBMIT_CONCURRENCY, settings.STATUS_POLL_SECONDS = 1, 0.1  # results polled in the run
     settings.STATEMENT_CALLS_PER_SECOND = 0
-    fake = make_fake_provider(complete_after=0)
+    fake = make_fake_provider(latency=0.0, complete_after=0)
     make_service(id=CHECKER[0], title=CHECKER[1], price=Decimal(CHECKER[3]))
     return fake
 
@@ -55,7 +55,7 @@ def place(client, orders, service_id=CHECKER[0]):
     """A batch of `orders` sent by the driver, then every result polled."""
     service = Service.objects.get(pk=service_id)
     batch = make_batch(service=service, orders=orders, state=Batch.State.QUEUED)
-    run(client, seconds=3)
+    run(client, seconds=10)
     polling.poll_due(client)
     return batch
 
