@@ -545,7 +545,7 @@ class Order(models.Model):
         """submitting -> queued for an order claimed ahead and never sent: as if never claimed.
 
         No attempt spent and no error shown: the driver only held it in memory for a free slot
-        (see submissions/engine.py, "claimed ahead").
+        (see submissions/driver/ahead.py).
         """
         return self.release(reason, shown=False)
 

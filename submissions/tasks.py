@@ -1,10 +1,10 @@
-"""django-q2 tasks: thin wrappers around the engine and the services."""
+"""django-q2 tasks: thin wrappers around the driver and the services."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 
-from . import alerts, canary, catalogue, engine, health, services, shutdown, statement
+from . import alerts, canary, catalogue, driver, health, services, shutdown, statement
 
 
 def drive():
@@ -14,7 +14,7 @@ def drive():
     worker process then exits instead of waiting for more tasks (submissions/shutdown.py).
     """
     with shutdown.stop_on_sigterm():
-        summary = engine.drive()
+        summary = driver.drive()
     if shutdown.requested():
         shutdown.exit_worker()
     return summary
@@ -22,7 +22,7 @@ def drive():
 
 def ensure_driver():
     """Every minute (see the migration's Schedule): sweep dead leases, restart the chain."""
-    return engine.ensure_driver()
+    return driver.ensure()
 
 
 def sync_statuses():
