@@ -614,10 +614,6 @@ class Order(models.Model):
             return False
         return self._move([self.Status.UNKNOWN], self.Status.UNKNOWN, detail=note)
 
-    def apply_remote_status(self, remote_status, code, raw, parsed=None):
-        """A getimeis answer for a placed order: record it when it moves the order on."""
-        return bool(Order.apply_remote_statuses([Polled(self, remote_status, code, raw, parsed)]))
-
     @classmethod
     def apply_remote_statuses(cls, answers):
         """getimeis answers (`Polled`) for awaiting orders; returns the orders they moved on.
