@@ -545,7 +545,7 @@ class Order(models.Model):
         """submitting -> queued for an order claimed ahead and never sent: as if never claimed.
 
         No attempt spent and no error shown: the driver only held it in memory for a free slot
-        (see submissions/engine.py, "claimed ahead").
+        (see submissions/driver/ahead.py).
         """
         return self.release(reason, shown=False)
 
@@ -613,10 +613,6 @@ class Order(models.Model):
         if last == note:
             return False
         return self._move([self.Status.UNKNOWN], self.Status.UNKNOWN, detail=note)
-
-    def apply_remote_status(self, remote_status, code, raw, parsed=None):
-        """A getimeis answer for a placed order: record it when it moves the order on."""
-        return bool(Order.apply_remote_statuses([Polled(self, remote_status, code, raw, parsed)]))
 
     @classmethod
     def apply_remote_statuses(cls, answers):

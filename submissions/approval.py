@@ -14,7 +14,7 @@ from django.db.models import Sum
 
 from orders.models import Batch, Order
 
-from . import audit, engine, spend
+from . import audit, driver, spend
 
 APPROVE = "orders.approve_batch"
 SELF_APPROVAL = "You imported or re-submitted this batch: another staff member must approve it."
@@ -59,7 +59,7 @@ def approve(batch, user):
             return False
         detail = f"Batch {batch.pk} approved (requested by {batch.approval_requested_by})."
         audit.record(user, "approve", detail, queued_cost(batch))
-        transaction.on_commit(engine.enqueue_driver)
+        transaction.on_commit(driver.enqueue)
     return True
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from orders.models import Batch
 
-from . import audit, engine
+from . import audit, driver
 from .models import PriceRise
 
 NOTE = "Held: the price of {service} rose from ${old} to ${new}; acknowledge the new price."
@@ -48,7 +48,7 @@ def acknowledge(rise, user):
         )
         audit.record(user, "acknowledge_price", detail, rise.new_price)
         if resumed:
-            transaction.on_commit(engine.enqueue_driver)
+            transaction.on_commit(driver.enqueue)
     return True
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 
-from . import approval, audit, engine, polling
+from . import approval, audit, driver, polling
 
 
 def batch_created(batch, user=None, cost=None):
@@ -26,7 +26,7 @@ def batch_created(batch, user=None, cost=None):
         audit.record(user, "import", detail, cost)
         if approval.hold_if_over(batch, cost, user, "import"):
             return
-    transaction.on_commit(engine.enqueue_driver)
+    transaction.on_commit(driver.enqueue)
 
 
 def resubmit_failed(orders, actor, include_unknown=False):
@@ -51,7 +51,7 @@ def resubmit_failed(orders, actor, include_unknown=False):
             if batch.state == Batch.State.DONE:
                 batch.resume()
         if requeued:
-            transaction.on_commit(engine.enqueue_driver)
+            transaction.on_commit(driver.enqueue)
     return len(requeued)
 
 
@@ -69,7 +69,7 @@ def resume_batch(batch, actor):
     resumed = batch.resume()
     if resumed:
         audit.record(actor, "resume", f"Batch {batch.pk} resumed.")
-        transaction.on_commit(engine.enqueue_driver)
+        transaction.on_commit(driver.enqueue)
     return resumed
 
 

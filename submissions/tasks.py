@@ -1,6 +1,10 @@
-"""django-q2 tasks: thin wrappers around the engine and the services."""
+"""django-q2 tasks: thin wrappers around the driver and the services."""
 
-from . import alerts, catalogue, engine, health, services, shutdown
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import alerts, canary, catalogue, driver, health, services, shutdown, statement
 
 
 def drive():
@@ -10,7 +14,7 @@ def drive():
     worker process then exits instead of waiting for more tasks (submissions/shutdown.py).
     """
     with shutdown.stop_on_sigterm():
-        summary = engine.drive()
+        summary = driver.drive()
     if shutdown.requested():
         shutdown.exit_worker()
     return summary
@@ -18,7 +22,7 @@ def drive():
 
 def ensure_driver():
     """Every minute (see the migration's Schedule): sweep dead leases, restart the chain."""
-    return engine.ensure_driver()
+    return driver.ensure()
 
 
 def sync_statuses():
@@ -35,3 +39,14 @@ def evaluate_alerts():
     """Every minute (see the migration's Schedule): open, clear and mail the alerts."""
     health.beat()
     return alerts.evaluate()
+
+
+def statement_yesterday():
+    """Every night (see the migration's Schedule): yesterday's statement against the provider."""
+    run = statement.run_day(timezone.localdate() - timedelta(days=1))
+    return statement.summary(run)
+
+
+def check_contract():
+    """Every ten minutes (see the migration's Schedule): the provider contract canary."""
+    return canary.check().ok

@@ -14,9 +14,11 @@ import pytest
 from django.db import OperationalError, connections
 from django.utils import timezone
 
+import submissions.driver
 from orders.models import Batch, Order, OrderEvent
 from portal.admin.dashboard import spend_totals
-from submissions import ahead, claims, controls, engine, lease, reconcile, refusals, shutdown
+from submissions import claims, controls, lease, reconcile, refusals, shutdown
+from submissions.driver import Driver, ahead
 from submissions.models import Breaker
 from submissions.provider.answers import RemoteOrder
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
@@ -36,7 +38,7 @@ def driver(transactional_db, settings):
     clock; real commits, so that a COMMIT can fail."""
     settings.SUBMIT_CONCURRENCY = 20
     client = ScriptedClient(delay=1)
-    driver = engine.Driver(lease.acquire(), 60, lambda: client, clock=client.clock)
+    driver = Driver(lease.acquire(), 60, lambda: client, clock=client.clock)
     driver.provider = client
     yield driver
     client.clock.advance(5)  # the calls in flight answer: no thread outlives the test
@@ -53,7 +55,7 @@ def statuses(orders):
 
 def calls_end(driver):
     """Every call in flight answers (1 s of the manual clock each): their slots are free."""
-    for future in list(driver.sends):
+    for future in list(driver.sending.sends):
         for _ in range(500):
             if future.done():
                 break
@@ -83,20 +85,20 @@ def test_orders_put_back_by_a_turn_whose_commit_outlived_the_connection_are_neve
     driver, monkeypatch
 ):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = list(driver.ahead)
+    driver.refill()
+    ahead = list(driver.sending.ahead)
     controls.change(None, sending_stopped=True)  # the next turn puts them back in the queue
     driver.clock.advance(1)
     commit_then_drop(monkeypatch)
 
     with pytest.raises(OperationalError):
-        driver.top_up()
+        driver.refill()
     assert statuses(ahead) == {Status.QUEUED}  # the COMMIT went through
     controls.change(None, sending_stopped=False)
     claim([order.pk for order in ahead], LEASE)  # another driver takes them
     calls_end(driver)
-    driver.keep_calls_alive()
-    driver.send_ready()
+    driver.sending.keep_alive()
+    driver.sending.send_ready()
     calls_end(driver)  # any call started has reached the provider
 
     assert calls(driver, ahead) == [0, 0]
@@ -109,13 +111,13 @@ def test_orders_claimed_by_a_turn_whose_commit_outlived_the_connection_are_sent_
     commit_then_drop(monkeypatch)
 
     with pytest.raises(OperationalError):
-        driver.top_up()
+        driver.refill()
     assert statuses(batch.orders.all()) == {Status.SUBMITTING}
     assert sum(driver.provider.calls.values()) == 0
-    driver.keep_calls_alive()  # the database says they are ours
-    driver.send_ready()
+    driver.sending.keep_alive()  # the database says they are ours
+    driver.sending.send_ready()
     calls_end(driver)
-    driver.send_ready()
+    driver.sending.send_ready()
     calls_end(driver)
 
     assert calls(driver, batch.orders.all()) == [1] * 22
@@ -136,9 +138,9 @@ def test_a_pool_that_cannot_start_a_thread_sends_each_order_once(driver, monkeyp
 
     monkeypatch.setattr(ThreadPoolExecutor, "submit", fails_on_the_third)
     with pytest.raises(RuntimeError):
-        driver.top_up()
+        driver.refill()
     monkeypatch.setattr(ThreadPoolExecutor, "submit", submit)
-    driver.send_ready()
+    driver.sending.send_ready()
     calls_end(driver)
     driver.wait_and_record(0.1)
 
@@ -151,8 +153,8 @@ def test_a_pool_that_cannot_start_a_thread_sends_each_order_once(driver, monkeyp
 
 def test_orders_claimed_ahead_wait_while_their_lease_is_not_known_live(driver, monkeypatch):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = list(driver.ahead)
+    driver.refill()
+    ahead = list(driver.sending.ahead)
     extend = claims.extend_leases
 
     def database_down(*args):
@@ -160,16 +162,16 @@ def test_orders_claimed_ahead_wait_while_their_lease_is_not_known_live(driver, m
 
     monkeypatch.setattr(claims, "extend_leases", database_down)
     with pytest.raises(OperationalError):
-        driver.keep_calls_alive()
+        driver.sending.keep_alive()
     calls_end(driver)
     driver.clock.advance(8)  # no renewal for 9 s: a call started now could outlive the lease
-    driver.send_ready()
+    driver.sending.send_ready()
     calls_end(driver)
     assert calls(driver, ahead) == [0, 0]
 
     monkeypatch.setattr(claims, "extend_leases", extend)  # back: they are still ours
-    driver.keep_calls_alive()
-    driver.send_ready()
+    driver.sending.keep_alive()
+    driver.sending.send_ready()
     calls_end(driver)
     assert calls(driver, ahead) == [1, 1]
 
@@ -179,12 +181,12 @@ def test_orders_claimed_ahead_wait_while_their_lease_is_not_known_live(driver, m
 
 def test_stop_all_sending_keeps_the_orders_claimed_ahead_from_being_sent(driver):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = list(driver.ahead)
+    driver.refill()
+    ahead = list(driver.sending.ahead)
 
     controls.change(None, sending_stopped=True)
     calls_end(driver)
-    driver.send_ready()
+    driver.sending.send_ready()
     calls_end(driver)
 
     assert calls(driver, ahead) == [0, 0]
@@ -198,13 +200,13 @@ def test_a_hand_over_whose_broker_fails_still_puts_the_orders_claimed_ahead_back
     driver, monkeypatch
 ):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = list(driver.ahead)
+    driver.refill()
+    ahead = list(driver.sending.ahead)
 
     def broker_down():
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(engine, "enqueue_driver", broker_down)
+    monkeypatch.setattr(submissions.driver, "enqueue", broker_down)
     driver.hand_over()
 
     assert statuses(ahead) == {Status.QUEUED}
@@ -360,7 +362,7 @@ def test_a_draining_driver_follows_the_account_wide_refusal_its_successor_declar
     run(successor, seconds=1)
     assert Batch.objects.get().state == Batch.State.PAUSED
 
-    new_driver().record_call(last_call, 0.0, failed("permanent", DISABLED))
+    new_driver().outcomes.record(last_call, 0.0, failed("permanent", DISABLED))
 
     last_call.refresh_from_db()
     assert (last_call.status, last_call.attempts) == (Status.QUEUED, 0)
@@ -413,8 +415,8 @@ def test_outage_answers_of_a_failed_group_count_once_toward_the_breaker(sent, mo
     fail_first_commit(monkeypatch)
 
     with pytest.raises(OperationalError):
-        driver.record_sends(futures)
-    driver.record_held()
+        driver.recording.record(futures)
+    driver.recording.retry_held()
     driver.close()
 
     assert Breaker.row().values_list("opened_at", flat=True).first() is None  # 3 < 5

@@ -7,7 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, engine, lease
+from submissions import claims, lease
+from submissions.driver import Driver
 from tests.fixtures.factories import claim, make_batch
 from tests.test_engine import ScriptedClient
 
@@ -113,7 +114,7 @@ def driver(db, settings):
     """A driver at concurrency 20 whose calls last 1 s of a manual clock."""
     settings.SUBMIT_CONCURRENCY = 20
     client = ScriptedClient(delay=1)
-    driver = engine.Driver(lease.acquire(), 600, lambda: client, clock=client.clock)
+    driver = Driver(lease.acquire(), 600, lambda: client, clock=client.clock)
     yield driver
     client.clock.advance(5)  # the calls in flight answer: no thread outlives the test
     driver.close()
@@ -139,7 +140,7 @@ def test_urgent_orders_are_sent_within_two_seconds_under_a_saturating_batch(driv
     took = run_until(driver, all_sent(urgent), 10)
 
     assert took <= 2
-    assert driver.client.peak <= 20
+    assert driver.sending.client.peak <= 20
 
 
 def test_a_small_batch_under_a_saturating_one_gets_half_the_slots(driver):
@@ -151,4 +152,4 @@ def test_a_small_batch_under_a_saturating_one_gets_half_the_slots(driver):
 
     on_half_the_slots = 150 / 10 * 1  # 10 slots, calls of 1 s
     assert took <= 1.5 * on_half_the_slots
-    assert driver.client.peak <= 20
+    assert driver.sending.client.peak <= 20

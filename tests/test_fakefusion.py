@@ -311,6 +311,7 @@ def test_it_serves_stats_and_orders_as_json_without_the_api_key(fake_provider):
         "garbled": 0,
         "refused": 0,
         "refused_imeis": 0,
+        "lost_answers": 0,
     }
     assert KEY not in stats.text
     assert orders == [

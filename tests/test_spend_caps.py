@@ -10,7 +10,7 @@ from django.utils import timezone
 from orders.models import Batch, Order, Placed
 from submissions import claims, controls, spend
 from submissions.models import SpendDay, SpendEntry
-from tests.fixtures.factories import make_batch, make_service
+from tests.fixtures.factories import make_batch, make_service, polled
 
 LEASE = timedelta(minutes=5)
 
@@ -140,7 +140,7 @@ def test_a_rejected_order_is_refunded_only_when_the_price_list_says_so(db):
     orders = claims.claim(limit=2, wanted=2, lease=LEASE)
     place(orders)
     for order in Order.objects.all():
-        order.apply_remote_status("Rejected", "Invalid_IMEI", "Rejected")
+        polled(order, "Rejected", "Invalid_IMEI", "Rejected")
 
     assert ledger("refund") == [(Decimal("20.00"), Decimal("-20.00"))]
     spend.fold_now()

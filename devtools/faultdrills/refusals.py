@@ -4,7 +4,7 @@ import time
 
 from devtools.fakefusion.server import REFUSED_IMEI
 from orders.models import Batch, Order
-from submissions import engine, services
+from submissions import driver, services
 
 from .plumbing import drill_imei, make_batch
 
@@ -64,7 +64,7 @@ class RefusalsDrill:
         if batch.state == Batch.State.PAUSED and len(self.pauses) < 5:
             self.pauses.append(batch.note)
             services.resume_batch(batch, "drill")
-            engine.enqueue_driver()
+            driver.enqueue()
 
 
 def ratio(seconds, clean):

@@ -3,7 +3,7 @@
 import time
 
 from orders.models import Order
-from submissions import controls, engine
+from submissions import controls, driver
 
 STOP_BOUND = 1.0  # no placeorder starts later than this after "stop all sending" returns
 
@@ -27,7 +27,7 @@ class StopDrill:
         held = self.books()
         report["while_stopped"] = {**held, "submitting": Order.objects.in_flight().count()}
         controls.change(None, sending_stopped=False)
-        engine.enqueue_driver()
+        driver.enqueue()
         settled = self.settle(600)
         invariants = {
             "no_placeorder_later_than_1s_after_the_stop": max(later, default=0) <= STOP_BOUND,

@@ -78,12 +78,6 @@ def call_events():
     )
 
 
-def latency_sample(events, limit=LATENCY_SAMPLE):
-    """The latencies (ms) of the last `limit` calls, sorted: one capped query."""
-    rows = events.order_by("-at").values_list("latency_ms", flat=True)[:limit]
-    return sorted(rows)
-
-
 def latency_summary(sample):
     """p50, p95 and mean of a list of latencies (ms)."""
     sample = sorted(sample)
