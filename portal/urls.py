@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from portal.health import health_view
+from portal.health import health_details_view, health_view
+from portal.metrics import metrics_view
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("health/", health_view, name="health"),
+    path("health/details/", health_details_view, name="health-details"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

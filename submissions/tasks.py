@@ -1,6 +1,7 @@
 """django-q2 tasks: thin wrappers around the engine and the services."""
 
 from . import alerts, catalogue, engine, health, services, shutdown
+from . import housekeeping as housekeeping_
 
 
 def drive():
@@ -35,3 +36,8 @@ def evaluate_alerts():
     """Every minute (see the migration's Schedule): open, clear and mail the alerts."""
     health.beat()
     return alerts.evaluate()
+
+
+def housekeeping():
+    """Every hour (see the migration's Schedule): delete old uploads, task results, alerts."""
+    return housekeeping_.run()
