@@ -236,19 +236,21 @@ def mail_body(alert):
 
 
 def outage_summary(alert):
-    """What happened during the outage, from the call events: the held alerts' figures."""
-    start = alert.opened_at - timedelta(seconds=settings.ALERT_PROVIDER_DOWN_SECONDS)
+    """What happened during the outage, read from the call events: the held alerts' figures.
+
+    The outage began before its alert opened (ALERT_PROVIDER_DOWN_SECONDS, plus up to an
+    evaluation's interval): the window reaches back twice that.
+    """
+    start = alert.opened_at - timedelta(seconds=2 * settings.ALERT_PROVIDER_DOWN_SECONDS)
     calls = health.call_events(start).filter(at__lte=alert.closed_at)
-    counts = calls.aggregate(
-        total=Count("id"), failed=Count("id", filter=Q(to_status__in=Order.CALL_ERROR_STATUSES))
-    )
+    failed = calls.filter(to_status__in=Order.CALL_ERROR_STATUSES).count()
     became_unknown = calls.filter(to_status=Order.Status.UNKNOWN).values("order_id")
     still_unknown = Order.objects.filter(pk__in=became_unknown, status=Order.Status.UNKNOWN)
     waiting = Order.objects.filter(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
     return [
-        f"- {counts['failed']} of {counts['total']} placeorder calls failed "
-        "(nothing is failed or charged for a call that got no answer; they are sent again).",
-        f"- {became_unknown.count()} orders became Unknown outcome; "
-        f"{still_unknown.count()} still are (reconciliation looks for them at the provider).",
-        f"- {waiting.count()} orders are queued in live batches and being sent now.",
+        f"- {failed} placeorder calls got no answer or an error from {start:%H:%M} to "
+        f"{alert.closed_at:%H:%M} UTC; nothing was failed or charged for a call without answer.",
+        f"- {became_unknown.count()} orders became Unknown outcome, {still_unknown.count()} still "
+        "are: reconciliation looks for them at the provider (an alert follows if they stay).",
+        f"- {waiting.count()} orders are queued in live batches and being sent.",
     ]
