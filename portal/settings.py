@@ -325,14 +325,22 @@ LOGGING = logging_config(
     LOG_FORMAT, env_str("LOG_LEVEL", "INFO"), env_str("Q_LOG_LEVEL", "WARNING")
 )
 
-# Metrics (docs/operations.md, "Metrics"): /metrics answers a scrape carrying
-# `Authorization: Bearer <METRICS_TOKEN>`; unset, there is no /metrics. prometheus-client reads
-# PROMETHEUS_MULTIPROC_DIR itself (at import); it is checked here so a typo stops start-up.
+# Metrics (docs/operations.md, "Metrics"). The web's /metrics (what the database says) answers
+# a scrape carrying `Authorization: Bearer <METRICS_TOKEN>`; unset, there is no /metrics. The
+# qcluster serves its provider calls on METRICS_ADDR:METRICS_PORT (0: off), summed over its
+# worker processes through PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads itself (at
+# import): it is checked here so a typo stops start-up.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_PORT = env_int("METRICS_PORT", 0, minimum=0, maximum=65535)
+METRICS_ADDR = env_str("METRICS_ADDR", "127.0.0.1")
 PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
 if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
     raise ImproperlyConfigured(
         f"PROMETHEUS_MULTIPROC_DIR: {PROMETHEUS_MULTIPROC_DIR} is not a directory"
+    )
+if METRICS_PORT and not PROMETHEUS_MULTIPROC_DIR:
+    raise ImproperlyConfigured(
+        "METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR: the workers' calls are counted there"
     )
 
 # Housekeeping (submissions/housekeeping.py, hourly and `manage.py cleanup`): uploads never

@@ -292,3 +292,29 @@ def test_details_report_the_circuit_breaker_when_it_is_open(staff_client):
 
     assert provider["breaker"].startswith("Provider unreachable since ")
     assert provider["breaker"].endswith("0 orders waiting (HTTP 503: try again later)")
+
+
+def test_the_qcluster_main_process_beats_every_15_s_until_its_sentinel_exits():
+    from submissions.management.commands.qcluster import beat_while_alive
+
+    class Sentinel:
+        def __init__(self):
+            self.answers, self.waits, self.beats = [True, True, False], [], []
+
+        def is_alive(self):
+            return self.answers.pop(0)
+
+        def join(self, timeout):
+            self.waits.append(timeout)
+            beat = Dispatcher.objects.get().heartbeat_at
+            self.beats.append(timezone.now() - beat < timedelta(seconds=5))
+            Dispatcher.objects.update(heartbeat_at=None)  # each wait: a beat is due again
+
+    class Cluster:
+        sentinel = Sentinel()
+
+    heartbeat(300)
+    beat_while_alive(Cluster)
+
+    assert (Cluster.sentinel.waits, Cluster.sentinel.beats) == ([15, 15], [True, True])
+    assert Dispatcher.objects.get().heartbeat_at is None  # none after the sentinel exited

@@ -1,18 +1,23 @@
-"""/metrics: Prometheus text behind a bearer token; a scrape while a small batch is sent.
+"""Metrics: the web's /metrics (the database's figures, behind a bearer token) and the
+cluster's endpoint (the provider calls), scraped while a small batch is sent.
 
 The scrape runs inside a placeorder call (the client's HTTP post is wrapped), so it sees the
-batch mid-way: calls in flight, orders claimed, the queue not yet empty.
+batch mid-way: a call in flight, orders claimed, the queue not yet empty. The driver runs in
+this process, so the cluster's endpoint serves this process's registry (no multiprocess
+directory): the same code path as a qcluster's main process, one process instead of many.
 """
 
+import socket
 from datetime import timedelta
 
 import pytest
+import requests
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from orders.models import Batch, Order
-from submissions import engine
+from submissions import engine, exporter
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch
 
@@ -30,6 +35,28 @@ def scrape(client=None):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain; version=")
     return response.content.decode()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def cluster_endpoint(settings):
+    """The qcluster's endpoint, as `manage.py qcluster` starts it; its URL."""
+    settings.METRICS_PORT = free_port()
+    server = exporter.serve()
+    yield f"http://127.0.0.1:{settings.METRICS_PORT}/metrics"
+    server.shutdown()
+    server.server_close()
+
+
+def scrape_both(cluster_url):
+    session = requests.Session()
+    session.trust_env = False
+    return scrape() + session.get(cluster_url, timeout=10).text
 
 
 def samples(text):
@@ -59,7 +86,7 @@ class ScrapingClient(GsmFusionClient):
             if data["action"] == "placeorder":
                 self.calls += 1
                 if self.calls == self.scrape_at:
-                    self.scraped = scrape()
+                    self.scraped = scrape_both(self.cluster_url)
             return post(url, data=data, **kwargs)
 
         self.session.post = post_and_scrape
@@ -67,7 +94,7 @@ class ScrapingClient(GsmFusionClient):
 
 @pytest.mark.django_db(transaction=True)  # the call threads' scrape reads committed rows
 def test_a_scrape_during_a_small_batch_counts_calls_queue_and_orders(
-    make_fake_provider, settings, monkeypatch
+    make_fake_provider, settings, monkeypatch, cluster_endpoint
 ):
     monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
     monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
@@ -75,10 +102,11 @@ def test_a_scrape_during_a_small_batch_counts_calls_queue_and_orders(
     make_fake_provider(latency=0.01, complete_after=60)
     batch = make_batch(orders=6, state=Batch.State.QUEUED)
     client = ScrapingClient.from_settings()
-    before = samples(scrape())
+    client.cluster_url = cluster_endpoint
+    before = samples(scrape_both(cluster_endpoint))
 
     engine.drive(deadline_seconds=0.6, client_factory=lambda: client)
-    during, after = samples(client.scraped), samples(scrape())
+    during, after = samples(client.scraped), samples(scrape_both(cluster_endpoint))
 
     placed = ("portal_provider_calls_total", {"action": "placeorder", "outcome": "placed"})
     assert value(during, placed[0], **placed[1]) - value(before, placed[0], **placed[1]) == 2
@@ -100,7 +128,7 @@ def test_a_scrape_during_a_small_batch_counts_calls_queue_and_orders(
     )
     assert value(after, "portal_breaker_open") == 0
     imeis = list(Order.objects.values_list("imei", flat=True))
-    assert not any(imei in client.scraped or imei in scrape() for imei in imeis)
+    assert not any(imei in client.scraped + scrape_both(cluster_endpoint) for imei in imeis)
 
 
 def test_a_scrape_without_the_token_is_refused(db):

@@ -15,7 +15,7 @@ DEVELOPMENT_KEY = "django-insecure-development-key-set-SECRET_KEY"
 def run_python(code, *, drop=(), **env):
     """`code` run with portal.settings in a fresh process; `drop` names env variables to unset."""
     environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", **env}
-    for name in ("SENTRY_DSN", "ADMINS", "INSTANCE_NAME", "Q_CLUSTER_NAME", *drop):
+    for name in ("SENTRY_DSN", "ADMINS", "INSTANCE_NAME", "Q_CLUSTER_NAME", "METRICS_PORT", *drop):
         if name not in env:
             environ.pop(name, None)
     return subprocess.run(
@@ -147,3 +147,10 @@ def test_another_q_cluster_name_stops_start_up_with_a_message_not_a_key_error():
         "Q_CLUSTER_NAME ('other') must be unset or equal INSTANCE_NAME ('portal-b')"
         in result.stderr
     )
+
+
+def test_the_cluster_metrics_port_needs_the_multiprocess_directory():
+    result = run_python(["manage.py", "check"], METRICS_PORT="9101")
+
+    assert result.returncode == 1
+    assert "METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR" in result.stderr

@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection
 from django_q.cluster import Cluster
 from django_q.management.commands import qcluster
 
-from submissions import health, shutdown
+from submissions import exporter, health, shutdown
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,15 @@ class Command(qcluster.Command):
         settings.SECRET_KEY  # noqa: B018 (raises if unset: the cluster signs its tasks)
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        if settings.PROMETHEUS_MULTIPROC_DIR:
+            exporter.clear_directory()
         cluster = GracefulCluster()
         cluster.start()
         if options.get("run_once", False):
             cluster.stop()
             return
+        # After start(): the forked sentinel and workers must not inherit the listening socket.
+        exporter.serve()
         beat_while_alive(cluster)
 
 
