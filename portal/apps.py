@@ -6,3 +6,10 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     verbose_name = "IMEI operations portal"
+
+    def ready(self):
+        from submissions.signals import batch_finished
+
+        from . import results_mail
+
+        batch_finished.connect(results_mail.batch_finished, dispatch_uid="results_mail")

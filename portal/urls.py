@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from portal import twofactor
 from portal.health import health_details_view, health_view
 from portal.metrics import metrics_view
 
@@ -10,5 +11,6 @@ urlpatterns = [
     path("health/", health_view, name="health"),
     path("health/details/", health_details_view, name="health-details"),
     path("metrics", metrics_view, name="metrics"),
+    *twofactor.urlpatterns,  # before the admin's catch-all
     path("admin/", admin.site.urls),
 ]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-HELPERS = {"env_str", "env_bool", "env_int", "env_list"}
+HELPERS = {"env_str", "env_bool", "env_int", "env_list", "env_decimal"}
 ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \|", re.MULTILINE)
 
 

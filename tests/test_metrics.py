@@ -16,8 +16,9 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+import submissions.driver
 from orders.models import Batch, Order
-from submissions import engine, exporter
+from submissions import exporter
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch
 
@@ -96,8 +97,8 @@ class ScrapingClient(GsmFusionClient):
 def test_a_scrape_during_a_small_batch_counts_calls_queue_and_orders(
     make_fake_provider, settings, monkeypatch, cluster_endpoint
 ):
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
+    monkeypatch.setattr(submissions.driver.loop, "HOUSEKEEPING_SECONDS", 0.05)
     settings.SUBMIT_CONCURRENCY = 1  # one call at a time: the third call sees two placed
     make_fake_provider(latency=0.01, complete_after=60)
     batch = make_batch(orders=6, state=Batch.State.QUEUED)
@@ -105,7 +106,7 @@ def test_a_scrape_during_a_small_batch_counts_calls_queue_and_orders(
     client.cluster_url = cluster_endpoint
     before = samples(scrape_both(cluster_endpoint))
 
-    engine.drive(deadline_seconds=0.6, client_factory=lambda: client)
+    submissions.driver.drive(deadline_seconds=0.6, client_factory=lambda: client)
     during, after = samples(client.scraped), samples(scrape_both(cluster_endpoint))
 
     placed = ("portal_provider_calls_total", {"action": "placeorder", "outcome": "placed"})

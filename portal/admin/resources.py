@@ -189,7 +189,7 @@ def left_out_note(bad_rows, unit="row"):
     return f"Created from the valid {unit}s only. {left_out}"
 
 
-def create_batch(plan, user, note=""):
+def create_batch(plan, user, note="", priority=Batch.Priority.NORMAL):
     """The batch and all its orders, in one transaction; processing starts on commit."""
     now = timezone.now()
     with transaction.atomic():
@@ -200,6 +200,7 @@ def create_batch(plan, user, note=""):
             state=Batch.State.QUEUED,
             created_at=now,
             note=note,
+            priority=priority,
         )
         Order.objects.bulk_create(
             (
@@ -208,7 +209,7 @@ def create_batch(plan, user, note=""):
             ),
             batch_size=BULK_BATCH_SIZE,
         )
-        submission_services.batch_created(batch)
+        submission_services.batch_created(batch, user, len(plan.imeis) * plan.service.price)
     return batch
 
 
