@@ -44,6 +44,7 @@ class Condition:
     title: str
     check: object  # now -> detail text while the condition holds, else None
     follows_outage: bool = False  # held while the provider is out (see the module docstring)
+    settling: object = None  # now -> True while it may still turn out to follow an outage
 
 
 def provider_down(now):
@@ -75,6 +76,19 @@ def unknown_orders(now):
     if not count:
         return None
     return f"{count} orders in Unknown outcome: they may have been placed; decide about them."
+
+
+def unknown_orders_recent(now):
+    """Every unknown order became unknown less than ALERT_PROVIDER_DOWN_SECONDS ago.
+
+    A call cut off when the provider goes away makes its order unknown at once, before the
+    outage is recognised: such orders wait as long as "Provider unreachable" needs to open
+    (which then holds them), and reconciliation settles most of them meanwhile.
+    """
+    since = now - timedelta(seconds=settings.ALERT_PROVIDER_DOWN_SECONDS)
+    unknown = Order.objects.filter(status=Order.Status.UNKNOWN)
+    settled = unknown.exclude(events__to_status=Order.Status.UNKNOWN, events__at__gt=since)
+    return not settled.exists()
 
 
 def stuck_orders(now):
@@ -143,7 +157,11 @@ CONDITIONS = [
     Condition("provider_down", "Provider unreachable", provider_down),
     Condition("batches_paused", "Batches paused by the portal", batches_paused_by_portal),
     Condition(
-        "unknown_orders", "Orders with an unknown outcome", unknown_orders, follows_outage=True
+        "unknown_orders",
+        "Orders with an unknown outcome",
+        unknown_orders,
+        follows_outage=True,
+        settling=unknown_orders_recent,
     ),
     Condition("stuck_orders", "Orders stuck", stuck_orders),
     Condition("no_worker", "No live worker while work waits", no_worker),
@@ -170,7 +188,7 @@ def evaluate(now=None):
         detail = condition.check(now)
         if detail is not None and condition.follows_outage and not is_open(condition.key):
             outage = outage_in_effect(now) if outage is None else outage
-            if outage:
+            if outage or (condition.settling and condition.settling(now)):
                 detail = None  # held: nothing to open, nothing to mail
         states[condition.key] = detail is not None
         if detail is None:

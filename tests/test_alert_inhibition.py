@@ -152,3 +152,14 @@ def test_an_alert_open_before_the_outage_carries_on_and_clears_as_usual(outage):
     assert evaluate_at(start + timedelta(seconds=190))["unknown_orders"] is True
     Order.objects.filter(status=Order.Status.UNKNOWN).update(status=Order.Status.PENDING)
     assert evaluate_at(start + timedelta(seconds=250))["unknown_orders"] is False
+
+
+def test_an_order_just_cut_off_waits_as_long_as_an_outage_takes_to_be_recognised():
+    # The provider vanished mid-call: the order is unknown before any "failing" state shows.
+    now = timezone.now()
+    order = make_order(status=Order.Status.UNKNOWN)
+    call(order, Order.Status.UNKNOWN, now - timedelta(seconds=10))
+
+    assert evaluate_at(now)["unknown_orders"] is False
+    assert evaluate_at(now + timedelta(seconds=171))["unknown_orders"] is True
+    assert subjects() == ["[IMEI portal] ALERT: Orders with an unknown outcome"]
