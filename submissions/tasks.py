@@ -1,6 +1,10 @@
 """django-q2 tasks: thin wrappers around the driver and the services."""
 
-from . import alerts, catalogue, driver, health, services, shutdown
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import alerts, canary, catalogue, driver, health, services, shutdown, statement
 from . import housekeeping as housekeeping_
 
 
@@ -41,3 +45,14 @@ def evaluate_alerts():
 def housekeeping():
     """Every hour (see the migration's Schedule): delete old uploads, task results, alerts."""
     return housekeeping_.run()
+
+
+def statement_yesterday():
+    """Every night (see the migration's Schedule): yesterday's statement against the provider."""
+    run = statement.run_day(timezone.localdate() - timedelta(days=1))
+    return statement.summary(run)
+
+
+def check_contract():
+    """Every ten minutes (see the migration's Schedule): the provider contract canary."""
+    return canary.check().ok

@@ -25,6 +25,6 @@ def delete_schedule(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("submissions", "0011_spend_trigger")]
+    dependencies = [("submissions", "0013_statement_canary_schedules")]
 
     operations = [migrations.RunPython(create_schedule, delete_schedule)]
