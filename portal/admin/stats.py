@@ -96,10 +96,12 @@ def latency_summary(sample):
     }
 
 
-def dispatcher_limits():
-    """(concurrency, rate per minute or None, dispatcher or None): read-only, never created."""
+def dispatcher_limits(live=None):
+    """(concurrency, rate per minute or None, dispatcher or None): read-only, never created.
+
+    `live`: the operator's live controls (else read here; unset, the settings)."""
     dispatcher = Dispatcher.row().first()
-    live = controls.effective()  # the operator's live controls, else the settings
+    live = live or controls.effective()
     concurrency, rate = live.concurrency, live.rate_per_minute or None
     if dispatcher is not None:
         concurrency = dispatcher.effective_concurrency or concurrency
@@ -260,7 +262,8 @@ def batch_progress(batch, now=None):
     now = now or timezone.now()
     numbers = batch_counts(batch)
     speed = pace(batch, now)
-    concurrency, rate, _ = dispatcher_limits()
+    live = controls.effective()
+    concurrency, rate, _ = dispatcher_limits(live)
     latency = speed["latency"]
     return {
         **{key: value for key, value in numbers.items() if key != "cost"},
@@ -269,6 +272,8 @@ def batch_progress(batch, now=None):
         "state_label": batch.get_state_display(),
         "note": batch.note,
         "provider": breaker.state().describe(now),
+        # "Stop all sending" holds every batch: the page says so and counts no ETA.
+        "sending_stopped": live.sending_stopped,
         "sent_percent": percent(numbers["sent"], numbers["total"]),
         "final_percent": percent(numbers["final"], numbers["total"]),
         "throughput_per_minute": speed["send_rate"],

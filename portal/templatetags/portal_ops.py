@@ -29,3 +29,11 @@ def portal_operations(context):
         "can_operate": user.has_perm("submissions.operate_sending"),
         "money": dashboard.money_panel(),
     }
+
+
+@register.inclusion_tag("admin/portal/sending_banner.html", takes_context=True)
+def sending_banner(context):
+    from portal.admin.sending import banner_context
+
+    request = context.get("request")
+    return {"banner": banner_context(request.user) if request else None}
