@@ -35,10 +35,15 @@ def html_to_text(markup):
     return html.unescape(strip_tags(text)).strip()
 
 
+def plain_service_title(title):
+    """'Apple iPhone IMEI Carrier + Simlock ... Hot Exclusive Checker' for
+    '10-7.1# Apple iPhone ... 🔥Hot Exclusive Checker🔥': the menu code and emoji dropped."""
+    return " ".join(NOT_TEXT.sub(" ", MENU_CODE.sub("", title)).split()) or title
+
+
 def short_service_title(title, limit=SHORT_SERVICE_CHARS):
     """'Apple iPhone IMEI Carrier + Simlock…' for '10-7.1# Apple iPhone ... 🔥Hot ...🔥'."""
-    text = " ".join(NOT_TEXT.sub(" ", MENU_CODE.sub("", title)).split())
-    return Truncator(text or title).chars(limit)
+    return Truncator(plain_service_title(title)).chars(limit)
 
 
 def money(amount):
