@@ -102,6 +102,7 @@ def progress_display(progress):
         open=format_int(progress["open"]),
         sent_percent=f"{progress['sent_percent']:.1f} %",
         final_percent=f"{progress['final_percent']:.1f} %",
+        **{f"seg_{seg['name']}": format_int(seg["count"]) for seg in progress["segments"]},
         throughput=rate_text(progress["throughput_per_minute"], progress),
         results_rate=rate_text(progress["results_per_minute"], progress),
         latency_p50=format_ms(progress["latency_p50_ms"]),

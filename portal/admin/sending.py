@@ -2,7 +2,7 @@
 
 "Stop all sending" (the live controls) and an open circuit breaker stop every batch at once,
 so every page says so within a few seconds, without a reload (portal/static/portal/sending.js
-asks this view every PAGE_REFRESH_SECONDS). One small read of the controls row and, only while
+asks this view as the page opens, then every PAGE_REFRESH_SECONDS). One small read of the controls row and, only while
 sending is stopped, of the change that stopped it.
 """
 
@@ -45,11 +45,12 @@ def sending_status(now=None):
 
 
 def banner_context(user):
-    """The banner's first picture, rendered with the page; None for who sees no banner."""
+    """Where the banner asks (at once, then every few seconds); None for who sees none.
+
+    The page itself reads nothing for it: its cost stays what the page shows."""
     if not (user.is_authenticated and user.is_staff):
         return None
     return {
-        **sending_status(),
         "url": reverse("sending_status"),
         "poll": settings.PAGE_REFRESH_SECONDS,
         "controls_url": reverse("admin:submissions_control_changelist"),

@@ -186,6 +186,27 @@ def error_groups(batch, limit=ERROR_GROUPS):
     ]
 
 
+# The final results, each its own colour in the bars (portal.css `.seg-<name>`).
+SEGMENTS = [
+    ("completed", "completed", [Status.COMPLETED]),
+    ("rejected", "rejected or duplicate", [Status.REJECTED, Status.DUPLICATE]),
+    ("failed", "failed or unknown", [Status.FAILED, Status.UNKNOWN]),
+    ("cancelled", "cancelled", [Status.CANCELLED]),
+]
+
+
+def final_segments(counts):
+    """[{name, label, count, width}] of the final results: a cancelled batch's bar shows what
+    completed, failed and was cancelled, not one green 100 %. `width`: % of all orders."""
+    total = sum(counts.values())
+    segments = []
+    for name, label, statuses in SEGMENTS:
+        n = sum(counts[s] for s in statuses)
+        width = round(n * 100 / total, 2) if total else 0
+        segments.append({"name": name, "label": label, "count": n, "width": width})
+    return segments
+
+
 def batch_counts(batch):
     """The batch's exact figures from its counter rows (one query).
 
@@ -276,6 +297,7 @@ def batch_progress(batch, now=None):
         "sending_stopped": live.sending_stopped,
         "sent_percent": percent(numbers["sent"], numbers["total"]),
         "final_percent": percent(numbers["final"], numbers["total"]),
+        "segments": final_segments(numbers["counts"]),
         "throughput_per_minute": speed["send_rate"],
         "results_per_minute": speed["results_rate"],
         "latency_p50_ms": latency["p50"],
@@ -331,6 +353,7 @@ def summarise(counts):
         "open": still_open,
         "sent_percent": percent(sent, total),
         "final_percent": percent(total - still_open, total),
+        "segments": final_segments(counts),
     }
 
 

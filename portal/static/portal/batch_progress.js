@@ -23,8 +23,21 @@
     const bar = panel.querySelector('[data-bar="' + name + '"]');
     if (bar) {
       bar.setAttribute("aria-valuenow", percent);
-      bar.querySelector(".bar-fill").style.width = percent + "%";
+      const fill = bar.querySelector(".bar-fill"); // a segmented bar has parts instead
+      if (fill) {
+        fill.style.width = percent + "%";
+      }
     }
+  }
+
+  function setSegments(segments) {
+    segments.forEach(function (seg) {
+      const part = panel.querySelector('[data-seg="' + seg.name + '"]');
+      if (part) {
+        part.style.width = seg.width + "%";
+        part.title = seg.count + " " + seg.label;
+      }
+    });
   }
 
   function errorRow(group) {
@@ -68,6 +81,7 @@
     });
     setBar("sent", data.sent_percent);
     setBar("final", data.final_percent);
+    setSegments(data.segments);
     setErrors(data.errors);
     panel.dataset.state = data.state;
     panel.dataset.open = data.open;

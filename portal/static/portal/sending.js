@@ -26,7 +26,7 @@
         });
     }
 
-    window.setTimeout(refresh, every);
+    refresh();
   }
 
   document.addEventListener("DOMContentLoaded", function () {
