@@ -265,7 +265,7 @@ def test_batch_page_shows_numbers_bars_and_links(staff_client, busy_batch):
     assert f'href="/admin/orders/batch/{busy_batch.pk}/export/"' in html
     assert f'data-url="/admin/orders/batch/{busy_batch.pk}/progress.json"' in html
     assert "portal/batch_progress.js" in html
-    assert "<svg class='status-chart'" in html and html.count("<polygon") == 5
+    assert "<svg class='status-chart'" in html and html.count("<polygon") == 6
 
 
 def test_batch_page_shows_the_state_and_note_of_a_paused_batch(staff_client, db):
