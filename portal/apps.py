@@ -6,3 +6,9 @@ class PortalConfig(AppConfig):
 
     name = "portal"
     verbose_name = "IMEI operations portal"
+
+    def ready(self):
+        # The admin has imported every app's registrations by now (its ready() runs first).
+        from portal.admin.task_queue import superusers_only
+
+        superusers_only()

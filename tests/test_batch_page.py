@@ -357,7 +357,9 @@ def test_the_chart_fragment_is_served_for_the_live_redraw(
         response = staff_client.get(f"/admin/orders/batch/{busy_batch.pk}/chart/")
 
     html = response.content.decode()
-    assert html.startswith("<svg class='status-chart'") and html.count("<polygon") == 6  # one per group
+    assert (
+        html.startswith("<svg class='status-chart'") and html.count("<polygon") == 6
+    )  # one per group
 
 
 def test_a_finished_batch_chart_is_kept_until_one_of_its_orders_moves(

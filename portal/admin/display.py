@@ -15,6 +15,8 @@ from django.utils.text import Truncator
 
 from orders.models import OrderEvent
 
+from .wording import for_operator, looks_raw
+
 SHORT_NOTE_CHARS = 120
 SHORT_SERVICE_CHARS = 22
 # Provider text folded away: a summary line, the whole text (escaped) on a click.
@@ -124,10 +126,13 @@ class TimelineInline(admin.TabularInline):
     def latency(self, event):
         return "" if event.latency_ms is None else f"{event.latency_ms / 1000:.1f} s"
 
-    @admin.display(description="provider answer or error")
+    @admin.display(description="what happened")
     def answer(self, event):
-        """Folded: the first line shows, the whole raw answer opens on a click."""
+        """In operators' words; the provider's raw answer folded behind "details"."""
         if not event.detail:
             return ""
-        first = Truncator(event.detail.splitlines()[0] if event.detail.strip() else "").chars(70)
+        if looks_raw(event.detail):
+            return format_html(FOLDED, "The provider's answer (details)", event.detail)
+        said = for_operator(event.detail)
+        first = Truncator(said.splitlines()[0] if said.strip() else "").chars(70)
         return format_html(FOLDED, first, event.detail)

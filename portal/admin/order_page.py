@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from orders.models import Order
 
 from .display import FOLDED, money
+from .wording import with_details
 
 ORDER_FIELDS = [
     "imei",
@@ -99,7 +100,7 @@ class OrderPageMixin:
 
     @admin.display(description="last error")
     def error_display(self, order):
-        return order.last_error or "—"
+        return with_details(order.last_error) if order.last_error else "—"
 
     @admin.display(description="provider's whole result")
     def full_result(self, order):

@@ -1,9 +1,9 @@
 """Is sending on? The banner every staff page shows, and `/admin/sending.json` behind it.
 
 "Stop all sending" (the live controls) and an open circuit breaker stop every batch at once,
-so every page says so within a few seconds, without a reload (portal/static/portal/sending.js
-asks this view as the page opens, then every PAGE_REFRESH_SECONDS). One small read of the controls row and, only while
-sending is stopped, of the change that stopped it.
+so every page says so within a few seconds, without a reload: portal/static/portal/sending.js
+asks this view as the page opens, then every PAGE_REFRESH_SECONDS. One small read of the
+controls row and the breaker, and, only while sending is stopped, of the change that stopped it.
 """
 
 from django.conf import settings

@@ -19,6 +19,8 @@ from orders.models import Batch, BatchStatusCount, Order, OrderEvent
 from submissions import breaker, controls
 from submissions.models import Dispatcher
 
+from .wording import for_operator
+
 Status = Order.Status
 WINDOW = timedelta(minutes=5)
 LATENCY_SAMPLE = 1000
@@ -179,6 +181,7 @@ def error_groups(batch, limit=ERROR_GROUPS):
     return [
         {
             "error": error,
+            "text": for_operator(error),
             "count": n,
             "url": order_list_url(batch__id__exact=batch.pk, last_error=error),
         }

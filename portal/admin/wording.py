@@ -75,3 +75,28 @@ def with_details(text):
         said,
         text,
     )
+
+
+CONTROL_LABELS = {
+    "concurrency": "Concurrency",
+    "rate_per_minute": "Calls per minute",
+    "sending_stopped": "Sending",
+}
+
+
+def control_value(field, value):
+    if field == "sending_stopped":
+        return "stopped" if value == "True" else "on"
+    if value in ("", None):
+        return "the default"
+    if field == "rate_per_minute" and value == "0":
+        return "no limit"
+    return value
+
+
+def control_change_text(change):
+    """'Concurrency: the default → 5', 'Sending: on → stopped' for a ControlChange."""
+    label = CONTROL_LABELS.get(change.field, change.field)
+    old = control_value(change.field, change.old_value)
+    new = control_value(change.field, change.new_value)
+    return f"{label}: {old} → {new}"

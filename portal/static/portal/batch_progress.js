@@ -45,7 +45,8 @@
     const text = document.createElement("td");
     const link = document.createElement("a");
     link.href = group.url;
-    link.textContent = group.error;
+    link.title = group.error;
+    link.textContent = group.text;
     text.appendChild(link);
     const count = document.createElement("td");
     count.className = "count";
