@@ -60,6 +60,11 @@ class Batch(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
+    # Time spent paused (or done, before a re-submit ran it again) is not time spent running:
+    # the batch page's elapsed time leaves it out and its rates start at the last resume.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.FloatField(default=0)
+    resumed_at = models.DateTimeField(null=True, blank=True)
 
     # Batches whose queued orders are sent (paused, cancelled and done ones are not).
     LIVE_STATES = [State.QUEUED, State.RUNNING]
@@ -87,10 +92,28 @@ class Batch(models.Model):
         return self._move([self.State.QUEUED], self.State.RUNNING, started_at=timezone.now())
 
     def pause(self, note):
-        return self._move([self.State.QUEUED, self.State.RUNNING], self.State.PAUSED, note=note)
+        allowed = [self.State.QUEUED, self.State.RUNNING]
+        return self._move(allowed, self.State.PAUSED, note=note, paused_at=timezone.now())
 
     def resume(self):
-        return self._move([self.State.PAUSED, self.State.DONE], self.State.RUNNING, note="")
+        """Paused (or done, for a re-submit) -> running. The time it stood still since it was
+        paused (or finished) is added to `paused_seconds`."""
+        now = timezone.now()
+        row = Batch.objects.filter(pk=self.pk).values(
+            "state", "paused_at", "finished_at", "paused_seconds"
+        )
+        row = row.first() or {"state": None, "paused_seconds": 0}
+        since = {self.State.PAUSED: "paused_at", self.State.DONE: "finished_at"}.get(row["state"])
+        stood = row.get(since) if since else None
+        still = (now - stood).total_seconds() if stood else 0
+        return self._move(
+            [self.State.PAUSED, self.State.DONE],
+            self.State.RUNNING,
+            note="",
+            paused_at=None,
+            resumed_at=now,
+            paused_seconds=row["paused_seconds"] + still,
+        )
 
     def cancel(self, note):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
@@ -194,6 +217,8 @@ class Order(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When an operator last re-submitted it: how long it has been open counts from here.
+    resubmitted_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
@@ -563,6 +588,7 @@ class Order(models.Model):
             attempts=0,
             next_attempt_at=None,
             finished_at=None,
+            resubmitted_at=timezone.now(),
         )
 
     @classmethod

@@ -110,14 +110,17 @@ def dispatcher_limits(live=None):
     return concurrency, rate, dispatcher
 
 
-def observed_rate(events, now, window=WINDOW, min_span=MIN_SPAN_SECONDS):
+def observed_rate(events, now, window=WINDOW, min_span=MIN_SPAN_SECONDS, since=None):
     """Events per minute over the time actually observed, or None while too little is seen.
 
     Of `events`, the last 1,000 of the last `window` count, and the rate runs from the oldest
     of them to now: a batch that started 20 s ago is measured over those 20 s (not over 5
-    minutes), and a stalled one slows down. One aggregate over a capped subquery.
+    minutes), and a stalled one slows down. `since` (a resume) cuts the window: the calls
+    before a pause and the pause itself say nothing about the pace now. One aggregate over a
+    capped subquery.
     """
-    sample = events.filter(at__gte=now - window).order_by("-at")[:LATENCY_SAMPLE]
+    start = max(now - window, since) if since else now - window
+    sample = events.filter(at__gte=start).order_by("-at")[:LATENCY_SAMPLE]
     seen = sample.aggregate(n=Count("id"), oldest=Min("at"))
     if seen["n"] < MIN_EVENTS:
         return None
@@ -245,10 +248,11 @@ def pace(batch, now):
 def measure_pace(batch, now):
     latencies = call_events().filter(batch=batch).order_by("-at").values_list("latency_ms")
     latency = latency_summary([ms for (ms,) in latencies[:LATENCY_SAMPLE]])
+    since = batch.resumed_at
     return {
         "latency": latency,
         "send_rate": send_rate(batch, now, latency),
-        "results_rate": observed_rate(result_events(batch), now),
+        "results_rate": observed_rate(result_events(batch), now, since=since),
     }
 
 
@@ -256,7 +260,15 @@ def send_rate(batch, now, latency):
     """The observed sending rate, once a whole call latency was watched: the first answers
     are the fastest calls of the first wave, too few to say how fast the batch goes."""
     span = max(MIN_SPAN_SECONDS, (latency["mean"] or 0) / 1000)
-    return observed_rate(sent_events(batch), now, min_span=span)
+    return observed_rate(sent_events(batch), now, min_span=span, since=batch.resumed_at)
+
+
+def running_seconds(batch, begun, now):
+    """Seconds the batch has run: its pauses (and a done spell before a re-submit) left out."""
+    still = batch.paused_seconds or 0
+    if batch.paused_at:  # paused now, or cancelled while paused
+        still += (now - batch.paused_at).total_seconds()
+    return max(0, round((now - begun).total_seconds() - still))
 
 
 def timing(batch, numbers, speed, concurrency, now):
@@ -270,13 +282,13 @@ def timing(batch, numbers, speed, concurrency, now):
         if eta_send is None:
             eta_send = send_fallback_eta(numbers["unsent"], speed["latency"], concurrency)
         eta_results = eta_seconds(numbers["open"], speed["results_rate"])
-    took = round((batch.finished_at - begun).total_seconds()) if finished else None
+    took = running_seconds(batch, begun, batch.finished_at) if finished else None
     return {
         "eta_send_seconds": eta_send,
         "eta_results_seconds": eta_results,
         "finished_at": batch.finished_at.isoformat() if finished else None,
         "took_seconds": took,
-        "running_seconds": None if finished else round((now - begun).total_seconds()),
+        "running_seconds": None if finished else running_seconds(batch, begun, now),
         "average_per_minute": round(numbers["sent"] / took * 60, 1) if took else None,
     }
 
