@@ -571,6 +571,29 @@ class Order(models.Model):
             finished_at=timezone.now(),
         )
 
+    @classmethod
+    def cancel_queued(cls, batch_id, actor=None, detail="Cancelled before it was sent."):
+        """queued -> cancelled for every queued order of a batch; returns how many.
+
+        `cancel` for a whole batch, in a few statements instead of a transaction per order:
+        one UPDATE (a row a worker is claiming is waited for, then skipped: it is no longer
+        queued), then one INSERT ... SELECT of their events, found by the UPDATE's own
+        timestamp. 20,000 orders in well under two seconds.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                moved = cancel_queued_counted(batch_id, now)
+            else:  # SQLite's row triggers keep the counters, quickly enough
+                queued = cls.objects.filter(batch_id=batch_id, status=cls.Status.QUEUED)
+                moved = queued.update(status=cls.Status.CANCELLED, finished_at=now)
+            if moved:
+                cancelled = cls.objects.filter(
+                    batch_id=batch_id, status=cls.Status.CANCELLED, finished_at=now
+                )
+                insert_events_of(cancelled, cls.Status.QUEUED, detail, actor, now)
+        return moved
+
     def requeue(self, actor=None, include_unknown=False):
         """An operator re-submits a failed (or, knowingly, an unknown) order."""
         allowed = [self.Status.FAILED] + ([self.Status.UNKNOWN] if include_unknown else [])
@@ -743,6 +766,54 @@ def transitions_in_bulk():
         finally:
             _bulk.events = outer
         OrderEvent.objects.bulk_create(events)
+
+
+def cancel_queued_counted(batch_id, now):
+    """PostgreSQL: the UPDATE with the row trigger switched off (orders/migrations/0008), then
+    the two counter rows moved by its totals, 'cancelled' before 'queued' (the trigger's lock
+    order). Inside the caller's transaction."""
+    queued, cancelled = Order.Status.QUEUED, Order.Status.CANCELLED
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('orders.bulk_counts', 'on', true)")
+        cursor.execute(
+            "WITH moved AS (UPDATE orders_order SET status = %s, finished_at = %s "
+            "WHERE batch_id = %s AND status = %s RETURNING cost) "
+            "SELECT count(*), coalesce(sum(cost), 0) FROM moved",
+            [cancelled, now, batch_id, queued],
+        )
+        moved, cost = cursor.fetchone()
+        cursor.execute("SELECT set_config('orders.bulk_counts', 'off', true)")
+        if moved:
+            cursor.execute(
+                "INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (batch_id, status) DO UPDATE "
+                "SET orders = orders_batchstatuscount.orders + EXCLUDED.orders, "
+                "cost = orders_batchstatuscount.cost + EXCLUDED.cost",
+                [batch_id, cancelled, moved, cost],
+            )
+            cursor.execute(
+                "UPDATE orders_batchstatuscount SET orders = orders - %s, cost = cost - %s "
+                "WHERE batch_id = %s AND status = %s",
+                [moved, cost, batch_id, queued],
+            )
+    return moved
+
+
+def insert_events_of(orders, from_status, detail, actor, at):
+    """One event per order of `orders` (from `from_status` to its current status), written by
+    the database itself: INSERT ... SELECT, no row through Python."""
+    table = OrderEvent._meta.db_table
+    quote = connection.ops.quote_name
+    columns = ["order_id", "batch_id", "to_status", "from_status", "at", "detail", "actor_id"]
+    sql, params = orders.values_list("pk", "batch_id", "status").query.sql_with_params()
+    at_value = OrderEvent._meta.get_field("at").get_db_prep_save(at, connection)
+    constants = [from_status, at_value, detail, actor.pk if actor else None]
+    statement = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT picked.*, %s, %s, %s, %s FROM ({sql}) picked"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*constants, *params])
 
 
 def save_events(events):
