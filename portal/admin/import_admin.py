@@ -234,5 +234,12 @@ def bad_rows_csv(bad_rows, unit="row"):
     writer = csv.writer(buffer)
     writer.writerow([unit.upper(), "VALUE", "PROBLEM"])
     for row in bad_rows:
-        writer.writerow([row.number, escape_formula(row.value), row.problem])
+        writer.writerow([row.number, text_for_excel(row.value), row.problem])
     return buffer.getvalue()
+
+
+def text_for_excel(value):
+    """A cell Excel keeps as typed: digits as `="353..."` (else 3.53E+14, digits lost),
+    anything else escaped against formulas."""
+    text = str(value).strip()
+    return f'="{text}"' if text.isdigit() else escape_formula(value)
