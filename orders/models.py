@@ -5,6 +5,7 @@ with a conditional UPDATE (so two workers can never both move the same order), s
 fields together and records an OrderEvent. See docs/architecture.md for the state diagram.
 """
 
+import json
 import math
 import threading
 import uuid
@@ -570,6 +571,34 @@ class Order(models.Model):
             actor=actor,
             finished_at=timezone.now(),
         )
+
+    @classmethod
+    def insert_queued(cls, batch, imeis, now):
+        """The batch's new orders, queued, in file order: one INSERT ... SELECT over the IMEIs
+        passed as one array (SQLite json_each, PostgreSQL unnest), not 500 INSERTs of 40
+        rows (SQLite's 999 parameters). 20,000 orders in a fraction of a second. Every other
+        column takes its model default."""
+        given = {"batch": batch.pk, "service": batch.service_id, "created_at": now}
+        fields = [f for f in cls._meta.concrete_fields if not f.primary_key and f.name != "imei"]
+        values = [
+            f.get_db_prep_save(given.get(f.name, f.get_default()), connection) for f in fields
+        ]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in [*fields, cls._meta.get_field("imei")])
+        constants = ", ".join(["%s"] * len(fields))
+        if connection.vendor == "postgresql":
+            source = "unnest(%s::text[]) WITH ORDINALITY AS given(imei, n) ORDER BY given.n"
+            listed = list(imeis)
+        else:
+            source = "json_each(%s) AS given ORDER BY given.key"
+            listed = json.dumps(list(imeis))
+        imei = "given.imei" if connection.vendor == "postgresql" else "given.value"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(cls._meta.db_table)} ({columns}) "
+                f"SELECT {constants}, {imei} FROM {source}",
+                [*values, listed],
+            )
 
     @classmethod
     def cancel_queued(cls, batch_id, actor=None, detail="Cancelled before it was sent."):

@@ -1,13 +1,14 @@
 """Big actions answer quickly and say they are working (issue 22, item 8): a batch's queued
-orders are cancelled in bulk (a fixed handful of statements, whatever the batch's size), and
-a pressed button shows that its action is on its way."""
+orders are cancelled, and an import's orders created, in bulk (a fixed handful of statements,
+whatever the size), and a pressed button shows that its action is on its way."""
 
 import pytest
 from playwright.sync_api import expect
 
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
 from submissions import services
-from tests.fixtures.factories import make_batch
+from tests.fixtures.factories import make_batch, make_service, valid_imei
+from tests.import_helpers import confirm, csv_of, upload
 
 S = Order.Status
 
@@ -54,3 +55,20 @@ def test_the_pressed_cancel_button_says_it_is_working(staff_page, screenshot):
     )
     expect(staff_page.locator("input[type=submit]")).to_have_attribute("aria-busy", "true")
     screenshot("working")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", [20, 2000])
+def test_confirming_an_import_costs_the_same_few_queries_at_any_size(
+    size, staff_client, django_assert_max_num_queries
+):
+    checked = upload(staff_client, csv_of([valid_imei(n) for n in range(size)]), make_service())
+
+    with django_assert_max_num_queries(25):
+        confirm(staff_client, checked)
+
+    batch = Batch.objects.get()
+    imeis = list(batch.orders.order_by("pk").values_list("imei", flat=True))
+    assert imeis == [valid_imei(n) for n in range(size)]  # in file order: sent in file order
+    counts = dict(BatchStatusCount.objects.filter(batch=batch).values_list("status", "orders"))
+    assert counts == {S.QUEUED: size}

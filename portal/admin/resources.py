@@ -201,13 +201,7 @@ def create_batch(plan, user, note=""):
             created_at=now,
             note=note,
         )
-        Order.objects.bulk_create(
-            (
-                Order(batch=batch, service=plan.service, imei=imei, created_at=now)
-                for imei in plan.imeis
-            ),
-            batch_size=BULK_BATCH_SIZE,
-        )
+        Order.insert_queued(batch, plan.imeis, now)
         submission_services.batch_created(batch)
     return batch
 
