@@ -4,6 +4,7 @@ within seconds, without a reload, and the batch page stops counting its ETA."""
 import pytest
 from playwright.sync_api import expect
 
+from orders.models import Batch
 from portal.admin.batch_page import progress_display
 from portal.admin.stats import batch_progress
 from submissions import controls
@@ -38,6 +39,22 @@ def test_the_status_answer_names_who_stopped_sending(staff_client, staff_user):
     assert answer["stopped"] is True
     assert answer["message"].startswith(STOPPED_BY)
     assert "turns it back on in Live controls" in answer["message"]
+
+
+@pytest.mark.django_db
+def test_the_status_answer_says_why_the_portal_paused_a_batch(staff_client, staff_user):
+    make_batch(state=Batch.State.PAUSED, note="Paused by staff at 2026-12-05 08:00.")
+    assert staff_client.get("/admin/sending.json").json()["stopped"] is False
+    refused = "The provider refused our orders: “Insufficient credits”. Nothing was charged."
+    make_batch(state=Batch.State.PAUSED, note=refused)
+
+    answer = staff_client.get("/admin/sending.json").json()
+
+    assert answer == {
+        "stopped": True,
+        "message": f"One batch is paused by the portal, not by an operator. {refused} "
+        "Resume it once that is fixed.",
+    }
 
 
 @pytest.mark.browser

@@ -12,7 +12,9 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from orders.models import Batch
 from submissions import breaker, controls
+from submissions.alerts import OPERATOR_PAUSE_PREFIX
 from submissions.models import ControlChange
 
 STOPPED = (
@@ -20,6 +22,9 @@ STOPPED = (
     "turns it back on in Live controls; orders already sent still get their results."
 )
 OUTAGE = "The provider is not answering: sending waits and tries again by itself. {detail}"
+PAUSED = (
+    "{count} paused by the portal, not by an operator. {reason} Resume {it} once that is fixed."
+)
 
 
 def who_stopped():
@@ -41,7 +46,21 @@ def sending_status(now=None):
     outage = breaker.state().describe(now)
     if outage:
         return {"stopped": True, "message": OUTAGE.format(detail=outage)}
-    return {"stopped": False, "message": ""}
+    return paused_by_portal() or {"stopped": False, "message": ""}
+
+
+def paused_by_portal():
+    """Batches the portal paused itself (an account-wide refusal, bad credentials), with the
+    first one's reason; None when there are none. Operators' own pauses are not news."""
+    paused = Batch.objects.filter(state=Batch.State.PAUSED).exclude(
+        note__startswith=OPERATOR_PAUSE_PREFIX
+    )
+    notes = list(paused.order_by("-created_at").values_list("note", flat=True)[:2])
+    if not notes:
+        return None
+    count = "One batch is" if len(notes) == 1 else "Batches are"
+    it = "it" if len(notes) == 1 else "them"
+    return {"stopped": True, "message": PAUSED.format(count=count, reason=notes[0], it=it)}
 
 
 def banner_context(user):
