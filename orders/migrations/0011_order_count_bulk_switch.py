@@ -36,7 +36,7 @@ def replace(when):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0007_order_resubmitted_at_batch_pauses"),
+        ("orders", "0010_order_resubmitted_at_batch_pauses"),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0006_order_queued_index"),
+        ("orders", "0009_spend_approval"),
     ]
 
     operations = [
