@@ -35,6 +35,12 @@ class Service(models.Model):
     )
     active = models.BooleanField(default=True, help_text="Still listed by the provider.")
     synced_at = models.DateTimeField(null=True, blank=True)
+    # Spend (issue 23): the price list's word on rejected orders; the ledger refunds them.
+    refunds_rejected = models.BooleanField(
+        "rejected orders refunded",
+        default=False,
+        help_text="The provider does not charge orders it rejects (the spend ledger refunds them).",
+    )
 
     class Meta:
         ordering = ["title"]
@@ -50,6 +56,9 @@ class Batch(models.Model):
         PAUSED = "paused", "Paused"
         CANCELLED = "cancelled", "Cancelled"
         DONE = "done", "Done"
+        # Spend (issue 23): its cost is over APPROVAL_THRESHOLD; nothing is sent until a
+        # different staff member approves it (submissions/approval.py).
+        AWAITING_APPROVAL = "awaiting", "Awaiting approval"
 
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="batches")
     created_by = models.ForeignKey(
@@ -59,6 +68,14 @@ class Batch(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Priority(models.TextChoices):
+        LOW = "low", "Low"
+        NORMAL = "normal", "Normal"
+        HIGH = "high", "High"
+        # "Check now" (docs/urgent.md): claimed before every other batch, never set by hand.
+        URGENT = "urgent", "Urgent (check now)"
+
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
     # Time spent paused (or done, before a re-submit ran it again) is not time spent running:
@@ -66,9 +83,37 @@ class Batch(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_seconds = models.FloatField(default=0)
     resumed_at = models.DateTimeField(null=True, blank=True)
+    # Spend (issue 23): who approved a batch over APPROVAL_THRESHOLD (or rejected it), when.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_batches",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approval_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who imported or re-submitted it over the threshold: never its approver.",
+    )
+    priority = models.CharField(
+        max_length=8,
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text="Running batches share the sending slots in proportion: low 1, normal 2, high 4.",
+    )
+    results_mailed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the results e-mail went out."
+    )
 
-    # Batches whose queued orders are sent (paused, cancelled and done ones are not).
+    # Batches whose queued orders are sent (paused, awaiting, cancelled and done ones are not).
     LIVE_STATES = [State.QUEUED, State.RUNNING]
+    # The priorities an operator may choose (urgent is the "check now" box's).
+    SETTABLE_PRIORITIES = [Priority.LOW, Priority.NORMAL, Priority.HIGH]
 
     class Meta:
         verbose_name_plural = "batches"
@@ -120,6 +165,63 @@ class Batch(models.Model):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
         return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
 
+    # -- spend (issue 23): four eyes above APPROVAL_THRESHOLD ----------------------------------
+
+    def await_approval(self, requested_by, note):
+        """-> awaiting approval: an import or re-submit over the threshold, by `requested_by`."""
+        allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED, self.State.DONE]
+        return self._move(
+            allowed,
+            self.State.AWAITING_APPROVAL,
+            note=note,
+            finished_at=None,
+            approval_requested_by=requested_by,
+            approved_by=None,
+            approved_at=None,
+        )
+
+    def approve(self, user):
+        """awaiting approval -> queued: the driver sends it (the claim starts it running)."""
+        return self._move(
+            [self.State.AWAITING_APPROVAL],
+            self.State.QUEUED,
+            note="",
+            approved_by=user,
+            approved_at=timezone.now(),
+        )
+
+    def reject(self, user, note):
+        """awaiting approval -> cancelled (its queued orders are cancelled by the caller)."""
+        return self._move(
+            [self.State.AWAITING_APPROVAL],
+            self.State.CANCELLED,
+            note=note,
+            approved_by=user,
+            approved_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
+
+    def set_priority(self, priority):
+        """An operator's priority for an ordinary batch; False for an urgent one or no change."""
+        if priority not in self.SETTABLE_PRIORITIES or self.priority == priority:
+            return False
+        changed = Batch.objects.filter(pk=self.pk, priority__in=self.SETTABLE_PRIORITIES).update(
+            priority=priority
+        )
+        if changed:
+            self.priority = priority
+        return bool(changed)
+
+    def claim_results_mail(self):
+        """Done, not mailed yet -> mailed now: one conditional UPDATE, so the mail goes once."""
+        now = timezone.now()
+        claimed = Batch.objects.filter(
+            pk=self.pk, state=self.State.DONE, results_mailed_at__isnull=True
+        ).update(results_mailed_at=now)
+        if claimed:
+            self.results_mailed_at = now
+        return bool(claimed)
+
     def mark_done(self):
         """Running -> done once no order of the batch is still open.
 
@@ -154,7 +256,11 @@ class OrderQuerySet(models.QuerySet):
             .select_related("service")
             # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
             # last halving of the limit (submissions.limits), whichever host halved it.
-            .annotate(claimed_at=Now(), batch_state=models.F("batch__state"))
+            .annotate(
+                claimed_at=Now(),
+                batch_state=models.F("batch__state"),
+                batch_priority=models.F("batch__priority"),
+            )
             .select_for_update(skip_locked=True, of=("self",))
         )
 
@@ -246,6 +352,8 @@ class Order(models.Model):
             ("resubmit_order", "Can re-submit failed orders"),
             ("export_order", "Can export orders"),
             ("cancel_batch", "Can pause, resume and cancel batches"),
+            # Spend (issue 23): the second pair of eyes on a batch over APPROVAL_THRESHOLD.
+            ("approve_batch", "Can approve batches over the approval threshold"),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="order_claim_idx"),
@@ -390,6 +498,14 @@ class Order(models.Model):
             actor=actor,
         )
 
+    def claim_event(self):
+        """queued -> submitting, at the moment the claim read the order by the database's clock
+        (`claimable()`): the send order the refusal rule follows (submissions/refusals.py)."""
+        event = self.event(self.Status.QUEUED, self.Status.SUBMITTING, "")
+        if getattr(self, "claimed_at", None) is not None:
+            event.at = self.claimed_at
+        return event
+
     def mark_duplicate(self, raw, latency=None):
         """The provider answered `IMEI already exists!`.
 
@@ -455,19 +571,33 @@ class Order(models.Model):
         """submitting -> queued for an order claimed ahead and never sent: as if never claimed.
 
         No attempt spent and no error shown: the driver only held it in memory for a free slot
-        (see submissions/engine.py, "claimed ahead").
+        (see submissions/driver/ahead.py).
         """
         return self.release(reason, shown=False)
 
     def mark_failed(self, error, latency=None):
+        """The answer to this object's call: only under its claim (a stale answer fails no
+        order that was released or re-claimed since)."""
         return self._move(
-            [self.Status.SUBMITTING, self.Status.QUEUED],
+            [self.Status.SUBMITTING],
             self.Status.FAILED,
             detail=error,
             latency=latency,
             finished_at=timezone.now(),
             lease_expires_at=None,
             last_error=error,
+        )
+
+    def fail_by_operator(self, actor, reason):
+        """An operator gives up on a queued order, or on an unknown one they checked with the
+        provider: failed with their reason (then it may be re-submitted, or ordered again)."""
+        return self._move(
+            [self.Status.QUEUED, self.Status.UNKNOWN],
+            self.Status.FAILED,
+            detail=reason,
+            actor=actor,
+            finished_at=timezone.now(),
+            last_error=reason,
         )
 
     def mark_unknown(self, reason, latency=None, lease_expired=False):
@@ -509,10 +639,6 @@ class Order(models.Model):
         if last == note:
             return False
         return self._move([self.Status.UNKNOWN], self.Status.UNKNOWN, detail=note)
-
-    def apply_remote_status(self, remote_status, code, raw, parsed=None):
-        """A getimeis answer for a placed order: record it when it moves the order on."""
-        return bool(Order.apply_remote_statuses([Polled(self, remote_status, code, raw, parsed)]))
 
     @classmethod
     def apply_remote_statuses(cls, answers):
@@ -691,7 +817,7 @@ class Order(models.Model):
             if moved < len(orders):
                 taken = set(cls.objects.filter(pk__in=pks, claim_token=token).values_list("pk"))
                 orders = [order for order in orders if (order.pk,) in taken]
-            save_events([o.event(cls.Status.QUEUED, cls.Status.SUBMITTING, "") for o in orders])
+            save_events([o.claim_event() for o in orders])
         for order in orders:
             order.status, order.claim_token = cls.Status.SUBMITTING, token
             order.attempts += 1
@@ -749,7 +875,9 @@ class OrderEvent(models.Model):
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=16, choices=Order.Status.choices)
     to_status = models.CharField(max_length=16, choices=Order.Status.choices)
-    at = models.DateTimeField(default=timezone.now)
+    # The database's clock, never a host's: reconciliation compares these moments across
+    # hosts to prove an order absent (submissions/reconcile.py).
+    at = models.DateTimeField(db_default=Now())
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     detail = models.TextField(blank=True, help_text="The provider's raw answer or the error.")
     actor = models.ForeignKey(

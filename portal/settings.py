@@ -8,6 +8,7 @@ named by `NAME_FILE` (for Docker or systemd credentials).
 import os
 import tempfile
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import dj_database_url
@@ -56,6 +57,20 @@ def env_int(name, default, minimum=0, maximum=None):
     return value
 
 
+def env_decimal(name):
+    """A USD amount (`12.50`), or None when the variable is empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be an amount in USD, not {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(f"{name} must be an amount >= 0, not {raw!r}")
+    return value.quantize(Decimal("0.01"))
+
+
 def env_list(name, default):
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -78,6 +93,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "import_export",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The layers, bottom up: the domain, the engine (with its provider client), the staff UI.
     "orders",
     "submissions",
@@ -98,6 +116,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Two-factor login for staff who can move money (STAFF_2FA, portal/twofactor.py).
+    "django_otp.middleware.OTPMiddleware",
+    "portal.twofactor.StaffTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into its 429 answer.
@@ -322,6 +343,10 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "imei-portal@localhost")
+# The results e-mail of a finished batch (portal/results_mail.py): the XLSX attached up to this
+# size, a link to it (on PORTAL_URL) above.
+RESULTS_MAIL_MAX_ATTACHMENT_BYTES = env_int("RESULTS_MAIL_MAX_ATTACHMENT_BYTES", 5_000_000)
+PORTAL_URL = env_str("PORTAL_URL", "http://localhost:8000").rstrip("/")
 # Unattended operation (docs/architecture.md, "Unattended operation"). The circuit breaker opens
 # after BREAKER_THRESHOLD provider-wide failures in a row, then sends one probe after
 # BREAKER_FIRST_PROBE_SECONDS, doubling up to BREAKER_MAX_PROBE_SECONDS. Unknown orders are
@@ -332,3 +357,12 @@ BREAKER_MAX_PROBE_SECONDS = env_int("BREAKER_MAX_PROBE_SECONDS", 60, minimum=1)
 REFUSAL_STREAK = env_int("REFUSAL_STREAK", 3, minimum=1)
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 60, minimum=1)
 RECONCILE_MAX_IDS = env_int("RECONCILE_MAX_IDS", 2000, minimum=100)
+# Spend (issue 23, docs/spend.md), in USD, empty = none; the live controls page overrides them.
+# A claim takes only orders whose price fits under both caps; a batch costing more than
+# APPROVAL_THRESHOLD waits for a second person. STAFF_2FA: two-factor login for staff who can
+# move money (on unless DEBUG; `off` for the demo and tests).
+SPEND_CAP_DAILY = env_decimal("SPEND_CAP_DAILY")
+SPEND_CAP_MONTHLY = env_decimal("SPEND_CAP_MONTHLY")
+APPROVAL_THRESHOLD = env_decimal("APPROVAL_THRESHOLD")
+STAFF_2FA = env_bool("STAFF_2FA", not DEBUG)
+OTP_TOTP_ISSUER = "IMEI portal"

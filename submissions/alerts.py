@@ -21,7 +21,7 @@ from django.utils import timezone
 from orders.models import Batch, Order
 from orders.stuck import stuck_condition
 
-from . import health
+from . import health, spend
 from .models import Alert
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,28 @@ def spend_today(now):
     return f"${spent} spent today, over SPEND_ALERT_PER_DAY (${limit})."
 
 
+def spend_cap_reached(now):
+    return spend.sending_reason(now) or None
+
+
+def spend_cap_near(now):
+    in_force = spend.caps()
+    if not in_force.any:
+        return None
+    standing = spend.standing(now, in_force)
+    return None if standing.reached() else standing.warning() or None
+
+
+def price_rises(now):
+    from . import pricerise
+
+    rises = list(pricerise.open_rises()[:5])
+    if not rises:
+        return None
+    listed = "; ".join(f"{r.service.title}: ${r.old_price} -> ${r.new_price}" for r in rises)
+    return f"Prices rose; their batches hold until someone acknowledges: {listed}"
+
+
 CONDITIONS = [
     Condition("provider_down", "Provider unreachable", provider_down),
     Condition("batches_paused", "Batches paused by the portal", batches_paused_by_portal),
@@ -117,6 +139,9 @@ CONDITIONS = [
     Condition("no_worker", "No live worker while work waits", no_worker),
     Condition("failure_rate", "Failure rate over the limit", failure_rate),
     Condition("spend", "Spend today over the limit", spend_today),
+    Condition("spend_cap", "Spend cap reached: sending paused", spend_cap_reached),
+    Condition("spend_cap_near", "Spend at 80 % of a cap", spend_cap_near),
+    Condition("price_rise", "Service prices rose", price_rises),
 ]
 
 

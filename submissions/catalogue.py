@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from orders.models import Service
 
+from . import pricerise
 from .provider import GsmFusionClient, ProviderError
 
 FIELDS = ("title", "category", "price", "delivery_time", "must_read", "active")
@@ -35,7 +36,7 @@ def sync_services(client=None):
 @transaction.atomic
 def _store(entries, now):
     existing = Service.objects.select_for_update().in_bulk([e.id for e in entries])
-    new, changed = [], []
+    new, changed, risen = [], [], []
     for entry in entries:
         values = _values(entry)
         service = existing.get(entry.id)
@@ -44,16 +45,21 @@ def _store(entries, now):
             continue
         if any(getattr(service, name) != value for name, value in values.items()):
             changed.append(service)
+        if values["price"] > service.price:
+            risen.append((service, service.price))
         for name, value in {**values, "synced_at": now}.items():
             setattr(service, name, value)
     Service.objects.bulk_create(new)
     Service.objects.bulk_update(existing.values(), [*FIELDS, "synced_at"])
+    for service, old_price in risen:
+        pricerise.rose(service, old_price, now)
     listed = [e.id for e in entries]
     vanished = Service.objects.filter(active=True).exclude(id__in=listed)
     return {
         "created": len(new),
         "updated": len(changed),
         "deactivated": vanished.update(active=False),
+        "price_rises": len(risen),
     }
 
 

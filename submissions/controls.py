@@ -4,16 +4,19 @@ Stored in the database (the `Control` row), so a change made in the admin on one
 every driver on every host at its next housekeeping turn (every 2 s), without a restart.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from . import audit, spend
 from .models import Control, ControlChange
 
+SPEND_FIELDS = ("spend_cap_daily", "spend_cap_monthly", "approval_threshold")
 MAX_CONCURRENCY = 500  # the same bound as SUBMIT_CONCURRENCY's
-FIELDS = ("concurrency", "rate_per_minute", "sending_stopped")
+FIELDS = ("concurrency", "rate_per_minute", "sending_stopped", *SPEND_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class Effective:
     sending_stopped: bool
     concurrency_set: bool = False  # True when the operator's value overrides the setting
     rate_set: bool = False
+    # submissions.spend.Caps: the spend caps and the approval threshold, read with the rest.
+    spend_caps: object = field(default=None, compare=False)
 
 
 def effective(control=None):
@@ -41,11 +46,31 @@ def effective(control=None):
         sending_stopped=control.sending_stopped,
         concurrency_set=control.concurrency is not None,
         rate_set=control.rate_per_minute is not None,
+        spend_caps=spend.caps(control),
     )
 
 
 def shown(value):
     return "" if value is None else str(value)
+
+
+RAISE_CAP = "submissions.raise_spend_cap"
+
+
+def raises_spend_limit(control, values):
+    """The spend fields `values` would raise or remove (empty falls back to the setting)."""
+    configured = spend.caps(Control())
+    raised = []
+    for name in SPEND_FIELDS:
+        if name not in values:
+            continue
+        setting = getattr(configured, name.removeprefix("spend_cap_"), None)
+        old, new = getattr(control, name), values[name]
+        old = setting if old is None else old
+        new = setting if new is None else new
+        if new is None and old is not None or None not in (old, new) and new > old:
+            raised.append(name)
+    return raised
 
 
 def change(user, **values):
@@ -60,6 +85,10 @@ def change(user, **values):
     with transaction.atomic():
         Control.objects.get_or_create(pk=Control.ROW_ID)
         control = Control.objects.select_for_update().get(pk=Control.ROW_ID)
+        if raises_spend_limit(control, values) and not user.has_perm(RAISE_CAP):
+            raise PermissionDenied(
+                "Raising a spend cap or the approval threshold needs its own permission."
+            )
         changes = [
             ControlChange(user=user, field=name, old_value=shown(old), new_value=shown(new))
             for name, new in values.items()
@@ -71,6 +100,11 @@ def change(user, **values):
             control.updated_at = timezone.now()
             control.save()
             ControlChange.objects.bulk_create(changes)
+            for item in changes:
+                detail = (
+                    f"{item.field}: {item.old_value or 'default'} -> {item.new_value or 'default'}"
+                )
+                audit.record(user, "control", detail)
     return changes
 
 

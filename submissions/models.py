@@ -49,6 +49,17 @@ class Dispatcher(OneRow, models.Model):
     last_poll_at = models.DateTimeField(null=True, blank=True)
     # Written by the cluster (driver housekeeping, the every-minute tasks): /health/ reads it.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The refusal rule's memory, shared by every driver (submissions/refusals.py): the streak
+    # of one refusal text in send order, and the account-wide refusal in force.
+    refusal_text = models.TextField(blank=True)
+    refusal_first_sent_at = models.DateTimeField(null=True, blank=True)
+    refusal_first_order_id = models.BigIntegerField(null=True, blank=True)
+    refusal_last_sent_at = models.DateTimeField(null=True, blank=True)
+    refusal_last_order_id = models.BigIntegerField(null=True, blank=True)
+    refusal_imeis = models.JSONField(default=list, blank=True)
+    refused_account_wide = models.TextField(
+        blank=True, help_text="The provider's refusal for the whole account, until a resume."
+    )
 
     class Meta:
         verbose_name = "dispatcher"
@@ -80,11 +91,27 @@ class Control(OneRow, models.Model):
         default=False,
         help_text="No new order is sent; calls already in flight finish and are recorded.",
     )
+    # Spend (issue 23): empty = SPEND_CAP_DAILY, SPEND_CAP_MONTHLY, APPROVAL_THRESHOLD.
+    spend_cap_daily = models.DecimalField(
+        "daily spend cap", max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text="USD reserved or charged per day; empty = SPEND_CAP_DAILY.",
+    )  # fmt: skip
+    spend_cap_monthly = models.DecimalField(
+        "monthly spend cap", max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text="USD reserved or charged per calendar month; empty = SPEND_CAP_MONTHLY.",
+    )  # fmt: skip
+    approval_threshold = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True,
+        help_text="A batch costing more waits for a second person; empty = APPROVAL_THRESHOLD.",
+    )  # fmt: skip
     updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "live control"
-        permissions = [("operate_sending", "Can change the live sending controls")]
+        permissions = [
+            ("operate_sending", "Can change the live sending controls"),
+            ("raise_spend_cap", "Can raise or remove the spend caps and approval threshold"),
+        ]
 
     def __str__(self):
         return "Live sending controls"
@@ -161,3 +188,140 @@ class Breaker(OneRow, models.Model):
 
     def __str__(self):
         return "Provider circuit breaker"
+
+
+# -- spend (issue 23) ---------------------------------------------------------------------------
+
+
+class SpendEntry(models.Model):
+    """One line of the spend ledger: append-only, written by a database trigger.
+
+    The trigger on orders_order (migration 0011) writes a line whenever an order's status
+    change moves money: `reserve` at the claim (+ the service's price), `charge` when the
+    provider created it (the difference to its reservation), `release` when the call proved
+    nothing was created, `refund` when it was rejected and the price list says rejected orders
+    are not charged (minus what it held). `delta` is the change of committed spend (reserved
+    plus charged); an order's lines sum to what it holds now.
+    """
+
+    class Kind(models.TextChoices):
+        RESERVE = "reserve", "Reserved"
+        CHARGE = "charge", "Charged"
+        RELEASE = "release", "Released"
+        REFUND = "refund", "Refunded"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.DO_NOTHING, db_constraint=False)
+    service = models.ForeignKey("orders.Service", on_delete=models.DO_NOTHING, db_constraint=False)
+    batch = models.ForeignKey("orders.Batch", on_delete=models.DO_NOTHING, db_constraint=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    delta = models.DecimalField(max_digits=10, decimal_places=2)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "spend entries"
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["order"], name="spend_order_idx"),
+            models.Index(fields=["at"], name="spend_at_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ${self.amount} (order {self.order_id})"
+
+
+class SpendPending(models.Model):
+    """A ledger line's `delta` not yet added to SpendDay: a small queue, emptied by claims.
+
+    Only a claim (under the dispatcher lock) empties it, so the totals are exact without any
+    lock on a counter row: lines of transactions not yet committed are invisible to it and
+    stay for the next claim (submissions/spend.py).
+    """
+
+    service_id = models.PositiveIntegerField()
+    delta = models.DecimalField(max_digits=10, decimal_places=2)
+    at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.delta} (service {self.service_id})"
+
+
+class SpendDay(models.Model):
+    """Committed spend (reserved plus charged, less released and refunded) per day and service."""
+
+    day = models.DateField()
+    service_id = models.PositiveIntegerField()
+    committed = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "service_id"], name="spend_day_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.day} service {self.service_id}: ${self.committed}"
+
+
+class PriceRise(models.Model):
+    """A service's price went up at a catalogue sync: its batches hold until acknowledged."""
+
+    service = models.ForeignKey("orders.Service", on_delete=models.CASCADE)
+    old_price = models.DecimalField(max_digits=10, decimal_places=2)
+    new_price = models.DecimalField(max_digits=10, decimal_places=2)
+    detected_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at"]
+        permissions = [("acknowledge_pricerise", "Can acknowledge a service's new price")]
+
+    def __str__(self):
+        return f"{self.service_id}: ${self.old_price} -> ${self.new_price}"
+
+
+class AuditRecord(models.Model):
+    """One action that moved money or sending: append-only, each row hashing the one before.
+
+    Written only by `submissions.audit.record`; `manage.py verifyaudit` recomputes the chain.
+    """
+
+    at = models.DateTimeField(default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    username = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
+    action = models.CharField(max_length=40)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    detail = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"
+
+
+class MailSetting(models.Model):
+    """A user's own settings for the mails the portal sends them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mail_setting"
+    )
+    batch_results = models.BooleanField(
+        "e-mail me my batches' results",
+        default=False,
+        help_text="When a batch you imported finishes: its counts, its spend and the results "
+        "file (a link instead when the file is large).",
+    )
+
+    def __str__(self):
+        return f"Mail settings of {self.user}"
+
+    @classmethod
+    def wants_results(cls, user):
+        return cls.objects.filter(user=user, batch_results=True).exists()

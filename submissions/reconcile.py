@@ -7,10 +7,15 @@ ours lies strictly between
 - HIGH: the lowest id of an order of ours whose call was sent after that call ended (the moment
   the order became unknown, plus MARGIN for a provider still finishing it).
 Reading every id of that window (100 a call) and matching IMEI and service decides it: found ->
-`pending` with its id (its result then comes by polling); the whole window read and no order
-for the IMEI -> never created -> `queued` again, sent normally. Nothing is ever re-sent to find
-out. An order stays unknown, with a note saying why, when there is no LOW, or the window is
-wider than RECONCILE_MAX_IDS.
+`pending` with its id (its result then comes by polling). Absence needs evidence on both sides:
+LOW and HIGH themselves are read too, and the answers must return them and every other order of
+ours in between (an empty or partial answer proves nothing); then no order for the IMEI ->
+never created -> `queued` again, sent normally. Nothing is ever re-sent to find out. An order
+stays unknown, with a note saying why, when there is no LOW, or the window is wider than
+RECONCILE_MAX_IDS.
+
+Every moment compared here is the database's (events' `at`, claims' `claimed_at`), never a
+host's: a host whose clock is off cannot make an empty window look like proof.
 
 The tail (no HIGH yet: no order of ours was sent after it, e.g. the last orders of the last batch
 hit by an outage): TAIL_IDS ids above LOW are read, which finds the order if it was created.
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Min
+from django.db.models import Max, Min
 
 from orders.models import Batch, Order, OrderEvent
 
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 MARGIN = timedelta(seconds=2)  # a call "ended" this long after its order became unknown
 ORDERS_PER_PASS = 50
 LATER_SENDS = 200  # sends after the end looked at for HIGH
+EARLIER_PLACED = 200  # placed answers before the send looked at for LOW
 TAIL_IDS = 300  # ids read above LOW for an order without HIGH (it can only be found)
 NO_HIGH = "no order sent after it has been placed yet (upper end of its id window)"
 FOUND = "Found again by reading provider ids {}–{} (getimeis), matched on IMEI and service: {}"
@@ -48,16 +54,29 @@ ABSENT = (
 )
 
 
+INCOMPLETE = (
+    "the provider's answer for ids {}–{} left out orders of ours it must hold, so it proves "
+    "nothing absent"
+)
+
+
 @dataclass(frozen=True)
 class Window:
     order: Order
-    low: int  # exclusive
-    high: int  # exclusive
+    low: int  # exclusive: an order of ours
+    high: int  # exclusive: an order of ours, unless open-ended
     open_ended: bool = False  # no HIGH yet: the ids read can find it, never prove it absent
+    ours: frozenset = frozenset()  # ids of our orders from LOW to HIGH, both included
 
     @property
     def ids(self):
+        """Where the order can be."""
         return range(self.low + 1, self.high)
+
+    @property
+    def read_ids(self):
+        """What is read: the window and its two ends, which the answer must return."""
+        return range(self.low, self.high + (0 if self.open_ended else 1))
 
     def describe(self):
         return self.low + 1, self.high - 1
@@ -75,13 +94,7 @@ def window_of(order):
     lost = last_event(order, Order.Status.UNKNOWN)
     if sent is None or lost is None:
         return "no record of its call"
-    low = (
-        Order.objects.filter(remote_id__isnull=False, submitted_at__lt=sent.at)
-        .exclude(pk=order.pk)
-        .order_by("-remote_id")
-        .values_list("remote_id", flat=True)
-        .first()
-    )
+    low = lowest_end(order, sent)
     if low is None:
         return "no order was placed before it was sent, so its id window has no lower end"
     later = OrderEvent.objects.filter(to_status=Order.Status.SUBMITTING, at__gt=lost.at + MARGIN)
@@ -96,7 +109,18 @@ def window_of(order):
             f"its window of provider ids {low + 1}–{high - 1} is wider than "
             f"RECONCILE_MAX_IDS ({settings.RECONCILE_MAX_IDS}); check the provider's panel"
         )
-    return Window(order, low, high)
+    ours = Order.objects.filter(remote_id__gte=low, remote_id__lte=high).exclude(pk=order.pk)
+    return Window(order, low, high, ours=frozenset(ours.values_list("remote_id", flat=True)))
+
+
+def lowest_end(order, sent):
+    """LOW: the highest id among the last orders whose placed answer was recorded before the
+    order's claim, both moments by the database's clock (an answer recorded before the claim
+    was in hand before the call went out)."""
+    placed = OrderEvent.objects.filter(to_status=Order.Status.PENDING, at__lt=sent.at)
+    recent = placed.exclude(order_id=order.pk).order_by("-at").values_list("order_id", flat=True)
+    ids = list(recent[:EARLIER_PLACED])
+    return Order.objects.filter(pk__in=ids).aggregate(low=Max("remote_id"))["low"]
 
 
 def plan(limit=ORDERS_PER_PASS):
@@ -122,7 +146,7 @@ def read(client, windows):
 
     Returns ({remote_id: RemoteOrder}, ids read); a failed call leaves its ids unread.
     """
-    ids = sorted({i for window in windows for i in window.ids})
+    ids = sorted({i for window in windows for i in window.read_ids})
     found, done = {}, set()
     for start in range(0, len(ids), MAX_IDS_PER_CALL):
         chunk = ids[start : start + MAX_IDS_PER_CALL]
@@ -141,9 +165,11 @@ def record(windows, answer):
     found_by_id, done = answer
     found = requeued = 0
     for window in windows:
-        if not done.issuperset(window.ids):
+        if not done.issuperset(window.read_ids):
             continue
-        outcome = decide(window, [found_by_id[i] for i in window.ids if i in found_by_id])
+        complete = window.ours.issubset(found_by_id)
+        remotes = [found_by_id[i] for i in window.ids if i in found_by_id]
+        outcome = decide(window, remotes, complete)
         found += outcome == "found"
         requeued += outcome == "absent"
     if found or requeued:
@@ -151,7 +177,7 @@ def record(windows, answer):
     return found, requeued
 
 
-def decide(window, remotes):
+def decide(window, remotes, complete):
     order = window.order
     same_imei = [r for r in remotes if r.imei == order.imei]
     matches = [r for r in same_imei if r.package == order.service.title]
@@ -162,6 +188,9 @@ def decide(window, remotes):
         return "undecided"
     if window.open_ended:
         note_unresolved(order, f"{NO_HIGH}; ids {'–'.join(map(str, window.describe()))} hold none")
+        return "undecided"
+    if not complete:
+        note_unresolved(order, INCOMPLETE.format(window.low, window.high))
         return "undecided"
     if order.requeue_not_placed(ABSENT.format(*window.describe())):
         reopen_batch(order)

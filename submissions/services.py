@@ -12,12 +12,21 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 
-from . import engine, polling
+from . import approval, audit, driver, polling
 
 
-def batch_created(batch):
-    """Called inside the import transaction once a batch and its orders exist."""
-    transaction.on_commit(engine.enqueue_driver)
+def batch_created(batch, user=None, cost=None):
+    """Called inside the import transaction once a batch and its orders exist.
+
+    Audited with its cost; over the approval threshold it waits for a second person.
+    """
+    if cost is not None:
+        count = batch.orders.count()
+        detail = f"Batch {batch.pk}: {count} orders of {batch.service} from {batch.source_name!r}."
+        audit.record(user, "import", detail, cost)
+        if approval.hold_if_over(batch, cost, user, "import"):
+            return
+    transaction.on_commit(driver.enqueue)
 
 
 def resubmit_failed(orders, actor, include_unknown=False):
@@ -35,15 +44,22 @@ def resubmit_failed(orders, actor, include_unknown=False):
             pk__in={o.batch_id for o in requeued}
         )
         for batch in batches.order_by("pk"):
+            cost = approval.queued_cost(batch)
+            audit.record(actor, "resubmit", f"Batch {batch.pk}: orders re-submitted.", cost)
+            if approval.hold_if_over(batch, cost, actor, "re-submit"):
+                continue
             if batch.state == Batch.State.DONE:
                 batch.resume()
         if requeued:
-            transaction.on_commit(engine.enqueue_driver)
+            transaction.on_commit(driver.enqueue)
     return len(requeued)
 
 
 def pause_batch(batch, actor):
-    return batch.pause(f"Paused by {actor} at {timezone.now():%Y-%m-%d %H:%M}.")
+    paused = batch.pause(f"Paused by {actor} at {timezone.now():%Y-%m-%d %H:%M}.")
+    if paused:
+        audit.record(actor, "pause", f"Batch {batch.pk} paused.")
+    return paused
 
 
 def resume_batch(batch, actor):
@@ -52,7 +68,8 @@ def resume_batch(batch, actor):
         return False
     resumed = batch.resume()
     if resumed:
-        transaction.on_commit(engine.enqueue_driver)
+        audit.record(actor, "resume", f"Batch {batch.pk} resumed.")
+        transaction.on_commit(driver.enqueue)
     return resumed
 
 
@@ -71,6 +88,8 @@ def cancel_batch(batch, actor):
             return Cancelled(False, 0, 0)
         cancelled = Order.cancel_queued(batch.pk, actor=actor)
         sent = batch.orders.filter(status__in=Order.MAY_BE_PLACED_STATUSES).count()
+        detail = f"Batch {batch.pk} cancelled: {cancelled} queued orders, {sent} already sent."
+        audit.record(actor, "cancel", detail)
     return Cancelled(True, cancelled, sent)
 
 
@@ -94,3 +113,12 @@ def poll_due_now():
 
     with GsmFusionClient.from_settings() as client:
         return polling.poll_due(client)
+
+
+def set_priority(batch, priority, actor):
+    """An operator's priority for a batch (low / normal / high); the next claim applies it.
+
+    Kept through pause, resume and re-submit: they never touch it. Urgent ("check now")
+    batches keep theirs.
+    """
+    return batch.set_priority(priority)

@@ -21,6 +21,12 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
+# The longest a driver takes to stop after SIGTERM: its calls in flight end within the HTTP
+# timeouts (2 x connect + read + 5 s = 115 s with the defaults), then answers in hand are
+# retried until this bound. deploy/systemd/portal-qcluster.service's TimeoutStopSec and the
+# compose file's stop_grace_period must exceed it (tests/test_production.py checks them).
+STOP_SECONDS = 120
+
 _requested = threading.Event()
 
 

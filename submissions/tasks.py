@@ -1,6 +1,6 @@
-"""django-q2 tasks: thin wrappers around the engine and the services."""
+"""django-q2 tasks: thin wrappers around the driver and the services."""
 
-from . import alerts, catalogue, engine, health, services, shutdown
+from . import alerts, catalogue, driver, health, services, shutdown
 
 
 def drive():
@@ -10,7 +10,7 @@ def drive():
     worker process then exits instead of waiting for more tasks (submissions/shutdown.py).
     """
     with shutdown.stop_on_sigterm():
-        summary = engine.drive()
+        summary = driver.drive()
     if shutdown.requested():
         shutdown.exit_worker()
     return summary
@@ -18,7 +18,7 @@ def drive():
 
 def ensure_driver():
     """Every minute (see the migration's Schedule): sweep dead leases, restart the chain."""
-    return engine.ensure_driver()
+    return driver.ensure()
 
 
 def sync_statuses():

@@ -46,6 +46,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_staff_2fa(settings):
+    """Two-factor login is off (as STAFF_2FA=off), except where tests/test_twofactor.py
+    turns it on."""
+    settings.STAFF_2FA = False
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Pages cache a few figures (filter values, finished batches' charts): not across tests."""
     from django.core.cache import cache

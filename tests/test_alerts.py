@@ -8,6 +8,7 @@ from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
+import submissions.driver
 from orders.models import Batch, Order, OrderEvent
 from submissions import alerts, services
 from submissions.models import Alert, Dispatcher
@@ -221,11 +222,10 @@ def test_a_mail_the_smtp_server_refused_is_sent_at_the_next_evaluation(smtp_sink
 def test_an_answered_status_poll_clears_provider_unreachable_when_nothing_is_left_to_send(
     settings, monkeypatch
 ):
-    from submissions import engine
     from tests.test_engine import ScriptedClient, run
 
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
+    monkeypatch.setattr(submissions.driver.loop, "HOUSEKEEPING_SECONDS", 0.05)
     settings.ALERT_PROVIDER_DOWN_SECONDS = 60
     settings.STATUS_POLL_SECONDS = 0.1
     make_order(status=Order.Status.PENDING, remote_id=15562300, next_poll_at=timezone.now())

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from orders.models import Batch, BatchStatusCount, Order
-from tests.fixtures.factories import claim, make_batch, make_order
+from tests.fixtures.factories import claim, make_batch, make_order, polled
 
 Status = Order.Status
 
@@ -75,7 +75,7 @@ def test_cost_follows_placed_orders():
     claimed = claim(list(batch.orders.values_list("id", flat=True)), timedelta(60))
     claimed[0].mark_placed(12345678, "Pending", "<result/>")
     claimed[1].mark_placed(12345679, "Pending", "<result/>")
-    claimed[1].apply_remote_status("Completed", "Carrier: T-Mobile", "<result/>")
+    polled(claimed[1], "Completed", "Carrier: T-Mobile", "<result/>")
     costs = dict(BatchStatusCount.objects.filter(batch=batch).values_list("status", "cost"))
     assert costs[Status.PENDING] == costs[Status.COMPLETED] == Decimal("0.08")
     assert costs[Status.QUEUED] == costs[Status.SUBMITTING] == 0

@@ -7,8 +7,9 @@ import pytest
 from django.conf import settings as django_settings
 from pythonjsonlogger.json import JsonFormatter
 
+import submissions.driver
 from orders.models import Batch
-from submissions import engine
+from submissions.driver import drive
 from submissions.provider import GsmFusionClient, ProviderError
 from tests.fixtures.factories import make_batch
 from tests.test_engine import ScriptedClient, error, run
@@ -18,9 +19,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def fast_driver(monkeypatch, settings):
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.05)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.05)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
+    monkeypatch.setattr(submissions.driver.loop, "HOUSEKEEPING_SECONDS", 0.05)
+    monkeypatch.setattr(submissions.driver.sending, "IDLE_CLAIM_SECONDS", 0.05)
     settings.STATUS_POLL_SECONDS = 0.1
 
 
@@ -107,7 +108,7 @@ def test_the_api_key_never_appears_in_the_log_of_real_calls(caplog, fake_provide
     settings.GSM_FUSION_READ_TIMEOUT = 5
     make_batch(orders=3, state=Batch.State.QUEUED)
 
-    engine.drive(deadline_seconds=1.0, client_factory=GsmFusionClient.from_settings)
+    drive(deadline_seconds=1.0, client_factory=GsmFusionClient.from_settings)
 
     assert len(call_records(caplog, "placeorder")) == 3
     assert settings.GSM_FUSION_API_KEY not in caplog.text

@@ -7,7 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from submissions import claims, engine, lease
+from submissions import claims, lease
+from submissions.driver import Driver
+from submissions.driver.sending import NOT_SENT_HANDED_OVER
 from tests.fixtures.factories import claim, make_batch
 from tests.test_engine import ScriptedClient
 
@@ -19,7 +21,7 @@ def driver(db, settings):
     """A driver at concurrency 20 (2 orders ahead) whose calls last 1 s of a manual clock."""
     settings.SUBMIT_CONCURRENCY = 20
     client = ScriptedClient(delay=1)
-    driver = engine.Driver(lease.acquire(), 60, lambda: client, clock=client.clock)
+    driver = Driver(lease.acquire(), 60, lambda: client, clock=client.clock)
     yield driver
     client.clock.advance(5)  # the calls in flight answer: no thread outlives the test
     driver.close()
@@ -32,67 +34,76 @@ def submitting():
 def test_a_driver_holds_a_tenth_of_its_cap_claimed_ahead_and_sends_only_the_cap(driver):
     make_batch(orders=50)
 
-    driver.top_up()
+    driver.refill()
 
-    assert (len(driver.sends), len(driver.ready), submitting()) == (20, 2, 22)
+    assert (len(driver.sending.sends), len(driver.sending.ahead), submitting()) == (20, 2, 22)
 
 
-def test_a_freed_slot_gets_an_order_claimed_ahead_before_any_database_work(
+def test_a_freed_slot_gets_an_order_claimed_ahead_after_one_read_of_the_stop_alone(
     driver, django_assert_num_queries
 ):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = list(driver.ready)
+    driver.refill()
+    ahead = list(driver.sending.ahead)
     driver.clock.advance(1)  # every call answers
-    for future in list(driver.sends):
+    for future in list(driver.sending.sends):
         future.result(timeout=5)
 
-    with django_assert_num_queries(0):
-        driver.send_ready()
+    # "Stop all sending" is read at most half a second before a call starts (a second passed).
+    with django_assert_num_queries(1):
+        driver.sending.send_ready()
 
-    sent = {order.pk for order, _ in driver.sends.values()}
-    assert {order.pk for order in ahead} <= sent and driver.ready == []
+    sent = {order.pk for order, _ in driver.sending.sends.values()}
+    assert {order.pk for order in ahead} <= sent and len(driver.sending.ahead) == 0
 
 
 def test_other_drivers_calls_in_flight_leave_room_under_the_global_cap(driver):
     batch = make_batch(orders=50)
     claim(list(batch.orders.values_list("id", flat=True)[:15]), LEASE)  # a predecessor's calls
 
-    driver.top_up()
+    driver.refill()
 
     # 20 + 2 ahead - 15 in flight elsewhere: 7 claimed, 5 sent (20 - 15), 2 held.
-    assert (len(driver.sends), len(driver.ready), driver.others) == (5, 2, 15)
+    assert (len(driver.sending.sends), len(driver.sending.ahead), driver.sending.others) == (
+        5,
+        2,
+        15,
+    )
 
 
 def test_a_hand_over_puts_the_orders_claimed_ahead_back_in_the_queue_unspent(driver):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = [order.pk for order in driver.ready]
+    driver.refill()
+    ahead = [order.pk for order in driver.sending.ahead]
 
     driver.hand_over()
 
     rows = Order.objects.filter(pk__in=ahead).values_list("status", "attempts", "last_error")
     assert set(rows) == {(Order.Status.QUEUED, 0, "")}
-    assert driver.ready == [] and submitting() == 20
+    assert len(driver.sending.ahead) == 0 and submitting() == 20
     details = OrderEvent.objects.filter(order__in=ahead, to_status=Order.Status.QUEUED)
-    assert set(details.values_list("detail", flat=True)) == {engine.NOT_SENT_HANDED_OVER}
+    assert set(details.values_list("detail", flat=True)) == {NOT_SENT_HANDED_OVER}
 
 
 def test_stopping_all_sending_puts_the_orders_claimed_ahead_back_in_the_queue(driver):
     make_batch(orders=50)
-    driver.top_up()
-    driver.stopped = "credentials refused"
+    driver.refill()
+    driver.outcomes.stop_reason = "credentials refused"
 
-    driver.top_up()
+    driver.refill()
 
-    assert (len(driver.ready), submitting()) == (0, 20)
+    assert (len(driver.sending.ahead), submitting()) == (0, 20)
 
 
-def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_it_had(driver, monkeypatch):
+def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_the_database_says_are_ours(
+    driver, monkeypatch
+):
     make_batch(orders=50)
-    driver.top_up()
-    ahead = list(driver.ready)
-    driver.stopped = "credentials refused"  # the next turn puts them back in the queue...
+    driver.refill()
+    ahead = list(driver.sending.ahead)
+    driver.outcomes.stop_reason = (
+        "credentials refused"  # the next turn puts them back in the queue...
+    )
     unclaim, calls = Order.unclaim, []
 
     def fails_on_the_second(order, reason):
@@ -104,12 +115,16 @@ def test_a_turn_that_fails_keeps_the_orders_claimed_ahead_it_had(driver, monkeyp
     monkeypatch.setattr(Order, "unclaim", fails_on_the_second)
 
     with pytest.raises(RuntimeError):
-        driver.record_sends([], top_up=True)
+        driver.recording.record([], refill=True)
+    assert len(driver.sending.ahead) == 0 and submitting() == 22  # in doubt: none sent from memory
 
-    assert driver.ready == ahead and submitting() == 22
+    monkeypatch.setattr(Order, "unclaim", unclaim)
+    driver.sending.keep_alive()  # the database says they are still ours
+
+    assert list(driver.sending.ahead) == ahead and submitting() == 22
 
 
-def test_a_claim_takes_the_oldest_live_batch_first_in_file_order_then_the_next(db):
+def test_a_claim_shares_live_batches_in_file_order_skipping_paused_and_backing_off(db):
     older = make_batch(orders=3)
     paused = make_batch(orders=3, state=Batch.State.PAUSED)
     newer = make_batch(orders=3)

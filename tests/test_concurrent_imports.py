@@ -13,8 +13,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+import submissions.driver
 from orders.models import Batch, Order
-from submissions import engine, services
+from submissions import services
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service, valid_imei
 from tests.import_helpers import CONFIRM_URL, csv_of, upload
@@ -54,7 +55,7 @@ def test_five_staff_importing_at_once_each_get_their_own_batch(
     transactional_db, django_user_model, monkeypatch
 ):
     enqueued = []
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: enqueued.append(1))
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: enqueued.append(1))
     service = make_service()
     users = [
         django_user_model.objects.create_superuser(f"staff{n}", f"s{n}@example.com", "pass-123-x")
@@ -97,7 +98,7 @@ def test_two_clusters_on_one_batch_place_every_order_once_within_the_cap(
     second = qcluster(fake, SUBMIT_CONCURRENCY=8, LOG_LEVEL="INFO")
 
     services.batch_created(batch)
-    engine.enqueue_driver()  # a second driver task at once: both clusters compete
+    submissions.driver.enqueue()  # a second driver task at once: both clusters compete
     wait_for(
         lambda: Batch.objects.get(pk=batch.pk).state == Batch.State.DONE, 90, "the batch is done"
     )

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from orders.models import Order, OrderEvent
 from portal.admin import dashboard
-from submissions.models import Alert
-from tests.fixtures.factories import make_batch, make_order
+from submissions.models import Alert, SpendDay, SpendPending
+from tests.fixtures.factories import claim, make_batch, make_order
 
 S = Order.Status
 pytestmark = pytest.mark.django_db
@@ -41,13 +41,14 @@ def test_the_alerts_panel_lists_open_alerts_before_cleared_ones(staff_client):
     assert "Provider unreachable" not in html  # cleared more than a week ago
 
 
-def test_spend_today_this_week_and_this_month(monkeypatch):
+def test_spend_today_this_week_and_this_month_come_from_the_spend_ledger(monkeypatch):
     now = timezone.make_aware(timezone.datetime(2026, 12, 10, 12, 0))  # a Thursday
-    batch = make_batch(orders=0)
     for days_ago, cost in [(0, "1.00"), (2, "2.00"), (5, "4.00"), (12, "8.00")]:
-        make_order(batch=batch, cost=Decimal(cost), created_at=now - timedelta(days=days_ago))
+        day = timezone.localdate(now - timedelta(days=days_ago))
+        SpendDay.objects.create(day=day, service_id=1739, committed=Decimal(cost))
+    SpendPending.objects.create(service_id=1739, delta=Decimal("0.50"), at=now)  # not folded
 
-    assert dashboard.spend_totals(now) == {"today": "1.00", "week": "3.00", "month": "7.00"}
+    assert dashboard.spend_totals(now) == {"today": "1.50", "week": "3.50", "month": "7.50"}
 
 
 def test_orders_and_success_per_day_for_14_days():
@@ -93,7 +94,8 @@ def test_top_errors_of_the_last_24_hours_link_to_their_orders():
 
 
 def test_the_index_shows_the_money_panel(staff_client):
-    make_order(status=S.PENDING, cost=Decimal("0.08"))
+    order = make_order()
+    claim([order.pk], timedelta(minutes=1))  # the ledger reserves its price
 
     html = staff_client.get("/admin/").content.decode()
 

@@ -8,7 +8,9 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, engine, lease, limits
+from submissions import claims, lease, limits
+from submissions.driver import Driver, drive, ensure
+from submissions.driver.calls import Call
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
 from submissions.provider.answers import RemoteOrder
@@ -35,10 +37,12 @@ class ScriptedClient:
         clock=None,
         remote_ids=(),
         gate=None,
+        errors_at_once=False,
     ):
         self.script = defaultdict(list, script or {})
         self.delay, self.remote_status, self.code = delay, remote_status, code
         self.clock, self.remote_ids, self.gate = clock or ManualClock(), list(remote_ids), gate
+        self.errors_at_once = errors_at_once  # a refusal comes back before the slower successes
         self.calls = Counter()
         self.status_calls = []
         self.inflight = self.peak = 0
@@ -56,7 +60,8 @@ class ScriptedClient:
         try:
             if self.gate is not None:
                 self.gate.wait(5)
-            self.clock.wait_for(self.delay)
+            if not (self.errors_at_once and isinstance(answer, BaseException)):
+                self.clock.wait_for(self.delay)
             if isinstance(answer, BaseException):
                 raise answer
             return PlacedOrder(remote_id, imei, "Pending", f"<result><id>{remote_id}</id></result>")
@@ -78,7 +83,7 @@ class ScriptedClient:
 def run(client, seconds=1.0):
     """One driver run of `seconds` on the client's clock: virtual time, no sleeping."""
     clock = getattr(client, "clock", None) or ManualClock()
-    return engine.drive(deadline_seconds=seconds, client_factory=lambda: client, clock=clock)
+    return drive(deadline_seconds=seconds, client_factory=lambda: client, clock=clock)
 
 
 def error(kind, message, status_code=None):
@@ -268,10 +273,10 @@ def test_an_expired_lease_moves_a_submitting_order_to_unknown_and_it_is_not_rese
 def test_an_answer_arriving_after_the_sweep_still_records_the_charged_order(order, enqueued):
     (claimed,) = claim([order.pk], timedelta(seconds=-1))
     claims.sweep_expired()  # the call outlived its lease
-    driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
+    driver = Driver(lease.acquire(), 1, ScriptedClient)
     placed = PlacedOrder(15562210, order.imei, "Pending", "<result>15562210</result>")
 
-    driver.record_call(claimed, 0.0, engine.Call(placed=placed, latency=1.0))
+    driver.outcomes.record(claimed, 0.0, Call(placed=placed, latency=1.0))
     driver.close()
 
     order.refresh_from_db()
@@ -280,17 +285,17 @@ def test_an_answer_arriving_after_the_sweep_still_records_the_charged_order(orde
         15562210,
         order.service.price,
     )
-    assert driver.summary["placed"] == 1
+    assert driver.outcomes.summary["placed"] == 1
 
 
 def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueued, caplog):
     (claimed,) = claim([order.pk], timedelta(seconds=-1))
     claims.sweep_expired()
     Order.objects.get(pk=order.pk).requeue(include_unknown=True)
-    driver = engine.Driver(lease.acquire(), 1, ScriptedClient)
+    driver = Driver(lease.acquire(), 1, ScriptedClient)
     placed = PlacedOrder(15562210, order.imei, "Pending", "<result>15562210</result>")
 
-    driver.record_call(claimed, 0.0, engine.Call(placed=placed, latency=1.0))
+    driver.outcomes.record(claimed, 0.0, Call(placed=placed, latency=1.0))
     driver.close()
 
     order.refresh_from_db()
@@ -299,7 +304,7 @@ def test_an_answer_for_an_order_re_submitted_meanwhile_logs_its_id(order, enqueu
         f"Order {order.pk} ({order.imei}) was placed as 15562210 after it had become queued; "
         "record that id by hand"
     )
-    assert (driver.error, driver.summary["placed"]) == (message, 0)
+    assert (driver.outcomes.last_error, driver.outcomes.summary["placed"]) == (message, 0)
     assert f"{message}: <result>15562210</result>" in caplog.text
 
 
@@ -320,9 +325,9 @@ def test_a_second_driver_exits_at_once_while_the_lease_is_live(order, enqueued):
 
 
 def test_ensure_driver_sweeps_and_starts_a_driver_only_without_a_live_lease(order, enqueued):
-    assert engine.ensure_driver() == {"swept": 0, "started": True}
+    assert ensure() == {"swept": 0, "started": True}
     lease.acquire()
-    assert engine.ensure_driver() == {"swept": 0, "started": False}
+    assert ensure() == {"swept": 0, "started": False}
     assert enqueued == ["drive"]
 
 

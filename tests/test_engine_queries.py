@@ -4,8 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+import submissions.driver
 from orders.models import Batch, Order
-from submissions import engine
+from submissions.driver import drive
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch
 
@@ -28,18 +29,18 @@ def drive_batch(make_fake_provider, clock, settings, monkeypatch):
     not depend on how the calls' answers happen to interleave with the claims.
     """
     settings.STATUS_POLL_SECONDS = 1
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
     make_fake_provider(clock=clock, latency=0.5, complete_after=0)
 
-    def drive(size, concurrency=60):
+    def drive_one(size, concurrency=60):
         settings.SUBMIT_CONCURRENCY = concurrency
         batch = make_batch(orders=size, state=Batch.State.QUEUED)
         with CaptureQueriesContext(connection) as queries:
-            engine.drive(60, GsmFusionClient.from_settings, clock=clock)
+            drive(60, GsmFusionClient.from_settings, clock=clock)
         assert batch.orders.filter(status=Order.Status.COMPLETED).count() == size
         return len(queries)
 
-    return drive
+    return drive_one
 
 
 def test_queries_per_order_stay_flat_as_the_batch_grows(db, drive_batch):

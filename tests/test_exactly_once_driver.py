@@ -13,7 +13,9 @@ from django.db import InternalError, OperationalError
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, engine, lease
+from submissions import claims, lease
+from submissions.driver import Driver, drive
+from submissions.driver.calls import Call
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder
 from tests.fixtures.factories import claim, make_batch, make_order
@@ -29,11 +31,11 @@ def order(db):
 
 def placed(order, remote_id=15562210):
     raw = f"<result><imeis><id>{remote_id}</id></imeis></result>"
-    return engine.Call(placed=PlacedOrder(remote_id, order.imei, "Pending", raw), latency=1.0)
+    return Call(placed=PlacedOrder(remote_id, order.imei, "Pending", raw), latency=1.0)
 
 
 def failed(kind, message, status_code=None):
-    return engine.Call(error=error(kind, message, status_code), latency=1.0)
+    return Call(error=error(kind, message, status_code), latency=1.0)
 
 
 def stale_and_fresh_claims(order):
@@ -46,7 +48,7 @@ def stale_and_fresh_claims(order):
 
 
 def new_driver(client=None):
-    return engine.Driver(lease.acquire(), 1, lambda: client or ScriptedClient())
+    return Driver(lease.acquire(), 1, lambda: client or ScriptedClient())
 
 
 # -- 2. transitions out of `submitting` belong to one claim -----------------------------------
@@ -68,9 +70,9 @@ def test_a_stale_answer_leaves_the_order_to_its_new_claim(order, enqueued, answe
     stale, fresh = stale_and_fresh_claims(order)
     driver = new_driver()
 
-    driver.record_call(stale, 0.0, answer)
+    driver.outcomes.record(stale, 0.0, answer)
     untouched = Order.objects.values_list("status", "claim_token", "attempts").get(pk=order.pk)
-    driver.record_call(fresh, 0.0, placed(order))
+    driver.outcomes.record(fresh, 0.0, placed(order))
     driver.close()
 
     assert untouched == (Order.Status.SUBMITTING, fresh.claim_token, 1)
@@ -85,8 +87,8 @@ def test_a_stale_placed_answer_records_its_id_and_the_newer_call_changes_nothing
     stale, fresh = stale_and_fresh_claims(order)
     driver = new_driver()
 
-    driver.record_call(stale, 0.0, placed(order, 15562299))
-    driver.record_call(fresh, 0.0, failed("duplicate", "IMEI already exists!"))
+    driver.outcomes.record(stale, 0.0, placed(order, 15562299))
+    driver.outcomes.record(fresh, 0.0, failed("duplicate", "IMEI already exists!"))
     driver.close()
 
     order.refresh_from_db()
@@ -210,7 +212,7 @@ def test_a_database_error_at_the_deadline_still_drains_the_calls_in_flight(
 
     monkeypatch.setattr(lease, "release", release)
 
-    summary = engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+    summary = drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
 
     live_order.refresh_from_db()
     assert (live_order.status, live_order.remote_id, summary["placed"]) == (
@@ -234,7 +236,7 @@ def test_an_answer_is_recorded_after_any_error_while_recording_it(
     fail_while(monkeypatch, "mark_placed_in_bulk", error, once())
     client = ScriptedClient(clock=clock)
 
-    summary = engine.drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
+    summary = drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
 
     live_order.refresh_from_db()
     assert (live_order.status, live_order.remote_id, summary["placed"]) == (
@@ -253,7 +255,7 @@ def test_an_id_beyond_64_bits_keeps_the_order_unknown_with_its_id(order, enqueue
     huge = 2**63 + 5
     client = ScriptedClient(clock=clock, remote_ids=[huge])
 
-    engine.drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
+    drive(deadline_seconds=5, client_factory=lambda: client, clock=clock)
 
     order.refresh_from_db()
     assert (order.status, order.remote_id) == (Order.Status.UNKNOWN, None)
@@ -276,7 +278,7 @@ def test_a_drain_keeps_an_answer_in_hand_while_the_database_is_down(
         lambda: clock.now < back_at,
     )
 
-    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+    drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
 
     live_order.refresh_from_db()
     assert (live_order.status, live_order.remote_id) == (Order.Status.PENDING, 15562210)
@@ -289,7 +291,7 @@ def test_an_answer_never_recorded_is_logged_in_full_at_exit(
     fail_while(monkeypatch, "mark_placed_in_bulk", OperationalError("no connection"), lambda: True)
     client = ScriptedClient(clock=clock)
 
-    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+    drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
 
     live_order.refresh_from_db()
     assert live_order.status == Order.Status.SUBMITTING  # the sweep takes it, as for a crash
@@ -306,7 +308,7 @@ def test_an_answer_arriving_after_the_driver_stopped_is_still_logged_in_full(
     settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
     client = ScriptedClient(delay=100, clock=clock)  # slower than any bound: a trickle
 
-    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+    drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
     clock.advance(100)
 
     line = (
@@ -329,8 +331,8 @@ def lease_of(order):
 def test_a_driver_that_lost_its_lease_still_keeps_its_calls_alive(order, clock):
     release = threading.Event()
     client = ScriptedClient(gate=release)
-    driver = engine.Driver(lease.acquire(), 60, lambda: client, clock=clock)
-    driver.top_up()
+    driver = Driver(lease.acquire(), 60, lambda: client, clock=clock)
+    driver.refill()
     Order.objects.filter(pk=order.pk).update(lease_expires_at=timezone.now())
     before = lease_of(order)
     Dispatcher.row().update(driver_token=None)  # our lease lapsed; another driver took it
@@ -353,7 +355,7 @@ def test_the_drain_keeps_the_leases_of_calls_still_running(order, enqueued, cloc
     monkeypatch.setattr(claims, "extend_leases", spy)
     start = clock.now
 
-    engine.drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
+    drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
 
     during_drain = [ids for at, ids in extended if at > start + 2]
     assert during_drain and all(ids == [order.pk] for ids in during_drain)
@@ -379,11 +381,11 @@ def test_a_halving_by_the_draining_driver_holds_in_its_successor(db, clock, sett
     batch = make_batch(orders=1)
     Dispatcher.get()
     Dispatcher.row().update(effective_concurrency=6)
-    successor = engine.Driver(lease.acquire(), 60, ScriptedClient, clock=clock)
-    predecessor = engine.Driver(None, 60, ScriptedClient, clock=clock)
+    successor = Driver(lease.acquire(), 60, ScriptedClient, clock=clock)
+    predecessor = Driver(None, 60, ScriptedClient, clock=clock)
     (claimed,) = claim([batch.orders.get().pk], LEASE)
 
-    predecessor.record_call(claimed, clock.monotonic(), failed("transient", "HTTP 429", 429))
+    predecessor.outcomes.record(claimed, clock.monotonic(), failed("transient", "HTTP 429", 429))
     clock.advance(60)
     back_dated()
     successor.housekeeping()

@@ -12,9 +12,11 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+import submissions.driver
 from orders.models import Batch, Order
-from submissions import claims, engine, services
+from submissions import claims, services
 from submissions.clock import SystemClock
+from submissions.driver import drive
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
 from tests.fixtures.factories import claim, make_batch, make_order
@@ -48,7 +50,7 @@ def test_a_gateway_error_on_placeorder_makes_the_order_unknown_and_it_is_not_res
     order = make_order(batch=make_batch(state=Batch.State.QUEUED))
 
     try:
-        engine.drive(0.5, lambda: GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2))
+        drive(0.5, lambda: GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2))
     finally:
         server.shutdown()
         server.server_close()
@@ -145,7 +147,7 @@ def test_a_resubmit_racing_batch_completion_leaves_the_batch_running(
 ):
     """The re-submit has read the batch as running and not committed yet when the completing
     driver looks: the driver must not mark the batch done under it."""
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
     batch = make_batch(state=Batch.State.RUNNING)
     order = make_order(batch, status=S.FAILED)
     resubmitted, completed = threading.Event(), threading.Event()
@@ -267,7 +269,7 @@ def test_answers_are_recorded_while_a_stalled_claimer_holds_the_dispatcher_lock(
     thread = threading.Thread(target=stalled_claimer)
     thread.start()
     client = ScriptedClient(delay=0.3, clock=SystemClock())  # the lock is held in real time
-    monkeypatch.setattr(engine, "DATABASE_RETRY_SECONDS", 0.1)
+    monkeypatch.setattr(submissions.driver.loop, "DATABASE_RETRY_SECONDS", 0.1)
 
     summary = run(client, seconds=4.0)
     thread.join(5)

@@ -4,9 +4,10 @@ import time
 
 import requests
 
+import submissions.driver
 from devtools.fakefusion.server import REFUSED
 from orders.models import Order
-from submissions import engine
+from submissions.driver import drive
 from tests.fixtures.factories import make_batch, valid_imei
 
 KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"
@@ -43,10 +44,10 @@ def test_the_engine_fails_a_refused_order_so_it_can_be_resubmitted(
     make_fake_provider, db, monkeypatch
 ):
     make_fake_provider(refuse_rate=1.0)
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
     batch = make_batch(orders=1)
 
-    engine.drive(deadline_seconds=1)
+    drive(deadline_seconds=1)
 
     order = batch.orders.get()
     assert (order.status, order.last_error) == (Order.Status.FAILED, REFUSED)

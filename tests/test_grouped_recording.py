@@ -35,7 +35,7 @@ def answered(driver, orders, answer=lambda order, n: placed(order, FIRST_ID + n)
     for n, order in enumerate(orders):
         future = Future()
         future.set_result(answer(order, n))
-        driver.sends[future] = (order, 0.0)
+        driver.sending.sends[future] = (order, 0.0)
         futures.append(future)
     return futures
 
@@ -69,17 +69,21 @@ def test_a_group_whose_commit_fails_is_held_whole_and_each_answer_recorded_later
     fail_first_commit(monkeypatch)
 
     with pytest.raises(OperationalError):
-        driver.record_sends(futures)
+        driver.recording.record(futures)
 
     assert recorded(sent) == ([(Order.Status.SUBMITTING, None)] * 3, 0)
-    assert (driver.held, driver.summary["placed"]) == (set(futures), 0)
+    assert (driver.recording.held, driver.outcomes.summary["placed"]) == (set(futures), 0)
     assert caplog.text.count("Answer kept until it can be recorded (could not flush") == 3
 
-    driver.record_held()
+    driver.recording.retry_held()
 
     pending = [(Order.Status.PENDING, FIRST_ID + n) for n in range(3)]
     assert recorded(sent) == (pending, 3)
-    assert (driver.sends, driver.held, driver.summary["placed"]) == ({}, set(), 3)
+    assert (driver.sending.sends, driver.recording.held, driver.outcomes.summary["placed"]) == (
+        {},
+        set(),
+        3,
+    )
 
 
 def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
@@ -95,19 +99,19 @@ def test_an_error_of_one_answer_holds_it_alone_and_its_group_is_committed(
 
     monkeypatch.setattr(Order, "mark_retry", moved_then_bug)
 
-    driver.record_sends(futures)
+    driver.recording.record(futures)
 
     placed_two = [(Order.Status.PENDING, FIRST_ID), (Order.Status.PENDING, FIRST_ID + 1)]
     assert recorded(sent) == ([*placed_two, (Order.Status.SUBMITTING, None)], 2)
-    assert (list(driver.sends), driver.held) == ([futures[2]], {futures[2]})
+    assert (list(driver.sending.sends), driver.recording.held) == ([futures[2]], {futures[2]})
     assert "Answer kept until it can be recorded (a bug in recording this one)" in caplog.text
     assert retries(sent[2]) == 0  # its UPDATE went with its event, nothing half-written
     monkeypatch.setattr(Order, "mark_retry", original)
 
-    driver.record_held()
+    driver.recording.retry_held()
 
     queued = Order.objects.values_list("status", flat=True).get(pk=sent[2].pk)
-    assert (queued, retries(sent[2]), driver.sends, driver.summary) == (
+    assert (queued, retries(sent[2]), driver.sending.sends, driver.outcomes.summary) == (
         Order.Status.QUEUED,
         1,
         {},
@@ -131,7 +135,7 @@ def test_a_driver_commits_the_answers_of_a_turn_together(sent, monkeypatch):
     original = wrapper.commit
     monkeypatch.setattr(wrapper, "commit", lambda: commits.append(1) or original())
 
-    driver.record_sends(futures)
+    driver.recording.record(futures)
 
     assert (recorded(sent)[1], len(commits)) == (3, 1)
 
@@ -140,12 +144,16 @@ def test_a_failed_group_puts_back_the_drivers_counters_and_stop_reason(sent, mon
     driver = new_driver()
     futures = answered(driver, sent)
     fail_first_commit(monkeypatch)
-    driver.summary["placed"], driver.stopped = 5, ""
+    driver.outcomes.summary["placed"], driver.outcomes.stop_reason = 5, ""
 
     with pytest.raises(OperationalError):
-        driver.record_sends(futures)
+        driver.recording.record(futures)
 
-    assert (driver.summary["placed"], driver.stopped, driver.succeeded) == (5, "", False)
+    assert (
+        driver.outcomes.summary["placed"],
+        driver.outcomes.stop_reason,
+        driver.outcomes.provider_answered,
+    ) == (5, "", False)
 
 
 # -- a getimeis chunk: one transaction, its events in one INSERT -------------------------------

@@ -29,7 +29,7 @@ def batch_created_calls(monkeypatch):
     monkeypatch.setattr(
         submission_services,
         "batch_created",
-        lambda batch: calls.append((batch.pk, batch.orders.count())),
+        lambda batch, *args: calls.append((batch.pk, batch.orders.count())),
     )
     return calls
 

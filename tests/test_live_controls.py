@@ -5,7 +5,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import controls, engine, lease, limits
+from submissions import controls, lease, limits
+from submissions.driver import Driver
 from submissions.models import Control, ControlChange, Dispatcher
 from tests.fixtures.factories import make_batch, make_order
 from tests.test_engine import ScriptedClient, run
@@ -99,14 +100,18 @@ def test_a_running_driver_applies_a_lowered_cap_at_its_next_housekeeping(setting
     settings.SUBMIT_CONCURRENCY = 30
     make_batch(orders=50)
     client = ScriptedClient(delay=1)
-    driver = engine.Driver(lease.acquire(), 5, lambda: client, clock=client.clock)
+    driver = Driver(lease.acquire(), 5, lambda: client, clock=client.clock)
     try:
         controls.change(None, concurrency=5)
         assert driver.housekeeping()
 
-        driver.top_up()
+        driver.refill()
 
-        assert (driver.limits.cap, driver.limits.concurrency, len(driver.sends)) == (5, 5, 5)
+        assert (
+            driver.outcomes.limits.cap,
+            driver.outcomes.limits.concurrency,
+            len(driver.sending.sends),
+        ) == (5, 5, 5)
         assert Order.objects.in_flight().count() == 5
     finally:
         client.clock.advance(1)  # the calls in flight answer: no thread outlives the test

@@ -11,8 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import engine, services
+from submissions import services
 from submissions.claims import SWEPT_NOTE
+from submissions.driver import ensure
+from submissions.driver.sending import AHEAD_SHARE
 from submissions.models import Dispatcher
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_order
@@ -68,7 +70,7 @@ def test_killing_the_cluster_mid_batch_places_no_imei_twice(qcluster, make_fake_
     Order.objects.in_flight().update(lease_expires_at=past)
     Dispatcher.objects.update(driver_expires_at=past)
     qcluster(fake, SUBMIT_CONCURRENCY=10)
-    assert engine.ensure_driver()["started"] is True
+    assert ensure()["started"] is True
     wait_for(none_open, 60, "every order is final after the restart")
 
     stats = fake.stats()
@@ -76,7 +78,7 @@ def test_killing_the_cluster_mid_batch_places_no_imei_twice(qcluster, make_fake_
     assert_fake_and_database_agree(fake)
     unknown = batch.orders.filter(status=Order.Status.UNKNOWN)
     # At most the calls in flight at the kill, and the orders claimed ahead (never sent).
-    assert unknown.count() <= 10 + 10 // engine.AHEAD_SHARE
+    assert unknown.count() <= 10 + 10 // AHEAD_SHARE
     assert set(unknown.values_list("last_error", flat=True)) <= {SWEPT_NOTE}
     placed = batch.orders.filter(status=Order.Status.COMPLETED).count()
     assert placed + unknown.count() == 150

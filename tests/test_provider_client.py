@@ -222,7 +222,7 @@ def test_it_raises_duplicate_on_a_second_placeorder(provider_client, fake_provid
 
     error = error_of(provider_client.place_order, IMEI, 1739)
 
-    assert (error.kind, error.message, error.retry_safe) == (
+    assert (error.kind, error.message, error.kind == ProviderError.TRANSIENT) == (
         ProviderError.DUPLICATE,
         "IMEI already exists!",
         False,
@@ -257,7 +257,7 @@ def test_it_classifies_a_read_timeout_as_unknown_outcome(make_fake_provider):
 
     assert error.kind == ProviderError.UNKNOWN_OUTCOME
     assert error.message.startswith("No answer in time: ")
-    assert not error.retry_safe
+    assert not error.kind == ProviderError.TRANSIENT
     assert fake.stats()["orders_created"] == 1
 
 
@@ -272,7 +272,7 @@ def test_it_classifies_the_fakes_503_as_transient(make_fake_provider):
         503,
         "HTTP 503: try again later",
     )
-    assert error.retry_safe
+    assert error.kind == ProviderError.TRANSIENT
     assert fake.stats()["calls"] == {"placeorder": 1}  # not retried by the client
 
 
@@ -346,7 +346,7 @@ def test_it_classifies_a_gateway_error_on_placeorder_as_unknown_outcome(scripted
         f"HTTP {status}: a gateway lost the provider's answer; the order may exist",
         "<html>Bad Gateway</html>",
     )
-    assert not error.retry_safe
+    assert not error.kind == ProviderError.TRANSIENT
     assert len(server.requests) == 1
 
 
@@ -534,7 +534,7 @@ def test_it_classifies_a_tls_error_while_reading_the_answer_as_unknown_outcome(
     assert [request["imei"] for request in tls_server.requests] == [[IMEI]]  # it was sent
     assert error.kind == ProviderError.UNKNOWN_OUTCOME
     assert error.message.startswith("Connection lost during the call: ")
-    assert not error.retry_safe
+    assert not error.kind == ProviderError.TRANSIENT
 
 
 def test_it_classifies_a_failed_tls_handshake_as_transient_without_sending(tls_server):

@@ -25,8 +25,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
+import submissions.driver
 from orders.models import Batch, Order, OrderEvent
-from submissions import engine
+from submissions.driver import drive
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, ProviderError
 from tests.fixtures.factories import make_batch, make_order, make_service, valid_imei
@@ -202,9 +203,9 @@ def secret_key_settings(settings, monkeypatch):
     settings.GSM_FUSION_READ_TIMEOUT = 1
     settings.GSM_FUSION_CONNECT_TIMEOUT = 1
     settings.SUBMIT_CONCURRENCY = 4
-    monkeypatch.setattr(engine, "enqueue_driver", lambda: None)
-    monkeypatch.setattr(engine, "HOUSEKEEPING_SECONDS", 0.1)
-    monkeypatch.setattr(engine, "IDLE_CLAIM_SECONDS", 0.1)
+    monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
+    monkeypatch.setattr(submissions.driver.loop, "HOUSEKEEPING_SECONDS", 0.1)
+    monkeypatch.setattr(submissions.driver.sending, "IDLE_CLAIM_SECONDS", 0.1)
     return settings
 
 
@@ -226,17 +227,17 @@ def everything_shown(client, batch):
 
 
 def test_the_api_key_never_shows_in_pages_logs_exports_records_or_stats(
-    secret_key_settings, make_fake_provider, staff_client, caplog, db
+    secret_key_settings, make_fake_provider, staff_client, caplog, db, clock
 ):
     caplog.set_level(logging.DEBUG)
-    fake = make_fake_provider(fail_rate=0.2, timeout_rate=0.2, garbage_rate=0.2)
+    fake = make_fake_provider(clock=clock, fail_rate=0.2, timeout_rate=0.2, garbage_rate=0.2)
     batch = make_batch(orders=12, state=Batch.State.QUEUED)
-    engine.drive(deadline_seconds=3)
+    drive(deadline_seconds=3, clock=clock)
     fake.change_api_key("OTHR-OTHR-OTHR-OTHR-OTHR")  # the rest is refused: auth errors too
     fake.set_faults({"fail_rate": 0, "timeout_rate": 0, "garbage_rate": 0})  # refused for sure
     make_order(batch, imei=valid_imei(77))
     Batch.objects.filter(pk=batch.pk).update(state=Batch.State.RUNNING)
-    engine.drive(deadline_seconds=2)
+    drive(deadline_seconds=2, clock=clock)
 
     assert Batch.objects.get(pk=batch.pk).state == Batch.State.PAUSED
     assert batch.orders.exclude(last_error="").exists()  # errors of every kind were recorded

@@ -69,7 +69,7 @@ def test_it_updates_changed_services_and_deactivates_vanished_ones():
 
     counts = sync_services(StubClient(entry(1739), entry(1201), entry(2000)))
 
-    assert counts == {"created": 1, "updated": 1, "deactivated": 1}
+    assert counts == {"created": 1, "updated": 1, "deactivated": 1, "price_rises": 0}
     assert Service.objects.get(id=1739).price == Decimal("0.08")
     assert not Service.objects.get(id=9999).active
     assert Service.objects.filter(active=True).count() == 3
@@ -82,7 +82,7 @@ def test_it_reactivates_a_service_that_is_listed_again():
         StubClient(entry(1739, title="Apple iPhone IMEI Carrier + Simlock + FMI"))
     )
 
-    assert counts == {"created": 0, "updated": 1, "deactivated": 0}
+    assert counts == {"created": 0, "updated": 1, "deactivated": 0, "price_rises": 0}
     assert Service.objects.get(id=1739).active
 
 
@@ -105,7 +105,12 @@ def test_the_command_reports_a_provider_error(fake_provider, settings):
 def test_it_syncs_when_there_are_no_services():
     client = StubClient(entry(1739))
 
-    assert refresh_if_stale(client=client) == {"created": 1, "updated": 0, "deactivated": 0}
+    assert refresh_if_stale(client=client) == {
+        "created": 1,
+        "updated": 0,
+        "deactivated": 0,
+        "price_rises": 0,
+    }
     assert client.calls == 1
 
 

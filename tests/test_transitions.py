@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
+from tests.fixtures.factories import claim, make_batch, make_order, polled, valid_imei
 
 S = Order.Status
 B = Batch.State
@@ -27,9 +27,10 @@ TRANSITIONS = {
         S.QUEUED,
     ),
     "release": (lambda o: o.release("not sent"), [S.SUBMITTING], S.QUEUED),
-    "mark_failed": (
-        lambda o: o.mark_failed("Insufficient balance!"),
-        [S.SUBMITTING, S.QUEUED],
+    "mark_failed": (lambda o: o.mark_failed("Insufficient balance!"), [S.SUBMITTING], S.FAILED),
+    "fail_by_operator": (
+        lambda o: o.fail_by_operator(None, "Checked with the provider: not placed"),
+        [S.QUEUED, S.UNKNOWN],
         S.FAILED,
     ),
     "mark_unknown": (lambda o: o.mark_unknown("No answer"), [S.SUBMITTING], S.UNKNOWN),
@@ -37,19 +38,17 @@ TRANSITIONS = {
     "requeue": (lambda o: o.requeue(), [S.FAILED], S.QUEUED),
     "requeue_unknown": (lambda o: o.requeue(include_unknown=True), [S.FAILED, S.UNKNOWN], S.QUEUED),
     "completed": (
-        lambda o: o.apply_remote_status(
-            "Completed", "Carrier: T-Mobile", "<raw/>", {"carrier": "T-Mobile"}
-        ),
+        lambda o: polled(o, "Completed", "Carrier: T-Mobile", "<raw/>", {"carrier": "T-Mobile"}),
         [S.PENDING, S.IN_PROCESS],
         S.COMPLETED,
     ),
     "rejected": (
-        lambda o: o.apply_remote_status("Rejected", "Invalid_IMEI", "<raw/>"),
+        lambda o: polled(o, "Rejected", "Invalid_IMEI", "<raw/>"),
         [S.PENDING, S.IN_PROCESS],
         S.REJECTED,
     ),
     "in_process": (
-        lambda o: o.apply_remote_status("In Process", "", "<raw/>"),
+        lambda o: polled(o, "In Process", "", "<raw/>"),
         [S.PENDING],
         S.IN_PROCESS,
     ),

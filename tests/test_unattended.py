@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from submissions import breaker, engine, reconcile, shutdown
+from submissions import breaker, reconcile, shutdown
 from submissions.clock import SystemClock
+from submissions.driver.outcomes import OUTAGE_NOTE
 from submissions.models import Breaker
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import claim, make_batch, make_service
@@ -64,7 +65,7 @@ def test_outage_failures_open_the_breaker_and_stop_sending_without_spending_atte
     orders = batch.orders.order_by("id")
     assert list(orders.values_list("status", flat=True)) == [Status.QUEUED] * 6
     assert sorted(orders.values_list("attempts", flat=True)) == [0, 0, 0, 0, 1, 1]
-    released = orders.get(last_error=engine.OUTAGE_NOTE.format(HTTP_502))
+    released = orders.get(last_error=OUTAGE_NOTE.format(HTTP_502))
     assert released.attempts == 0
 
 
@@ -226,6 +227,8 @@ def send(order, client, at, record=True):
     if record:
         claimed.mark_placed(placed.remote_id, placed.status, placed.raw)
         Order.objects.filter(pk=order.pk).update(submitted_at=at + timedelta(seconds=1))
+        placed_event = OrderEvent.objects.filter(order=order, to_status=Status.PENDING)
+        placed_event.update(at=at + timedelta(seconds=1))
     return claimed
 
 

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from devtools.fakefusion.data import CATALOGUE
 from orders.models import Batch, Order, OrderEvent
-from submissions import breaker, engine, services
+from submissions import breaker, services
+from submissions.driver import ensure
 from submissions.models import Breaker, Dispatcher
 from submissions.reconcile import ABSENT, FOUND
 from submissions.shutdown import group_is_gone
@@ -212,7 +213,7 @@ def test_sigterm_ends_the_cluster_within_the_read_timeout_with_every_answer_reco
     Dispatcher.objects.update(driver_expires_at=timezone.now() - timedelta(seconds=1))
 
     qcluster(fake, SUBMIT_CONCURRENCY=8)
-    engine.ensure_driver()
+    ensure()
     wait_until_done(batch, 60)
     assert statuses(batch) == {Status.COMPLETED: 80}
     assert_every_created_order_is_recorded_once(fake, batch)
@@ -236,7 +237,7 @@ def test_after_kill_9_the_unknown_orders_are_found_in_their_id_windows(
     Order.objects.in_flight().update(lease_expires_at=past)
     Dispatcher.objects.update(driver_expires_at=past)
     qcluster(fake, SUBMIT_CONCURRENCY=10, RECONCILE_SECONDS=1)
-    engine.ensure_driver()
+    ensure()
     wait_for(
         lambda: (
             not Order.objects.filter(status__in=[*Order.OPEN_STATUSES, Status.UNKNOWN]).exists()

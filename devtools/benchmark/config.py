@@ -32,6 +32,17 @@ PRESETS = {
         }
         for n in (50, 100, 200)
     },  # fmt: skip
+    # The urgent lane and fair share under a saturating batch (devtools/benchmark/urgent.py).
+    "urgent": {
+        "orders": 2000,
+        "latency": 1.0,
+        "jitter": 0.2,
+        "concurrency": 20,
+        "complete_after": 2.0,
+        "poll_seconds": 2,
+        "skip_pages": True,
+        "skip_baselines": True,
+    },
     # A year of data on PostgreSQL (devtools/benchmark/year.py): seeded, then every page timed.
     "year": {"page_requests": 5},
 }
@@ -55,6 +66,9 @@ class Config:
     workdir: str = ""
     skip_baselines: bool = False
     skip_pages: bool = False
+    small_orders: int = 150  # --preset urgent: the batch imported under the saturating one
+    urgent_checks: int = 10  # --preset urgent: check-nows submitted, one every 2 s
+    urgent_imeis: int = 5  # --preset urgent: IMEIs per check-now
 
     @classmethod
     def from_options(cls, options):

@@ -30,7 +30,14 @@ CONFIRM_URL = "/admin/orders/order/process_import/"
 HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 SERVICE_ID = CATALOGUE[0][0]
 # The first digits of each phase's IMEIs, so no two phases ever share an IMEI.
-PHASE_PREFIX = {"engine": "350", "sequential": "351", "threads": "352", "pages": "353"}
+PHASE_PREFIX = {
+    "engine": "350",
+    "sequential": "351",
+    "threads": "352",
+    "pages": "353",
+    "small": "354",
+    "urgent": "355",
+}
 
 
 def imeis(phase, count, start=0):

@@ -16,7 +16,7 @@ from django.db import connection
 
 from orders.models import Order
 
-from . import pages, phases, processes, report, year
+from . import pages, phases, processes, report, urgent, year
 from .config import Config
 
 ENGINE_KEYS = ("import", "engine", "results", "cost", "baselines", "pages")
@@ -162,7 +162,27 @@ def main(config_json):
     config = Config(**json.loads(config_json))
     if config.preset == "year":
         return run_year(config)
+    if config.preset == "urgent":
+        return run_urgent(config)
     return run(config)
+
+
+def run_urgent(config):
+    """The urgent lane and fair share (devtools/benchmark/urgent.py)."""
+    results = {"config": config.to_json(), "database_vendor": connection.vendor}
+    results["broker"] = "redis" if settings.REDIS_URL else "orm"
+    log(f"Migrating {connection.vendor} database {connection.settings_dict['NAME']}")
+    user, service = prepare_database()
+    provider = processes.FakeProvider(config, Path(config.workdir) / "fakefusion.log")
+    try:
+        client = phases.admin_client(user)
+        results["urgent"] = urgent.run(config, client, service, provider, config.workdir, log)
+    finally:
+        provider.stop()
+    write(results, config.json)
+    print(urgent.table(results["urgent"]))
+    print(f"\nJSON: {config.json}")
+    return results
 
 
 def run_year(config):

@@ -2,12 +2,13 @@
 
 The top layer: it reads the domain (`orders`) and calls the engine's services (`submissions`);
 nothing below imports it. `registry` registers the ModelAdmins when the admin autodiscovers;
-`monitoring` registers the live controls and the alerts.
+`monitoring` registers the live controls and the alerts; `spend_admin` the audit trail and
+price rises.
 """
 
 from django.contrib import admin
 
-from . import monitoring, registry  # noqa: F401
+from . import monitoring, registry, spend_admin  # noqa: F401
 
 admin.site.site_header = "IMEI operations portal"
 admin.site.site_title = "IMEI portal"

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from orders.models import Batch, Order
-from submissions import services
+from submissions import approval, services
 
 CENT = Decimal("0.01")
 NOTHING_TO_RESUBMIT = (
@@ -29,6 +29,8 @@ NOTHING_TO_RESUBMIT = (
 )
 # The batch page's buttons: (action, label), in the order shown.
 BATCH_CONTROLS = [
+    ("approve_batches", "Approve"),
+    ("reject_batches", "Reject"),
     ("pause_batches", "Pause"),
     ("resume_batches", "Resume"),
     ("cancel_batches", "Cancel…"),
@@ -101,13 +103,37 @@ class PermissionsMixin:
     def has_cancel_batch_permission(self, request):
         return request.user.has_perm("orders.cancel_batch")
 
+    def has_approve_permission(self, request):
+        return request.user.has_perm(approval.APPROVE)
+
+
+FAILED_BY_STAFF = "Marked failed by {}: not to be sent (it was not placed)."
+CANCELLED_BY_STAFF = "Cancelled by {} before it was sent."
+
 
 class OrderActionsMixin(PermissionsMixin):
-    actions = ["resubmit_failed", "sync_status_now"]
+    actions = ["resubmit_failed", "sync_status_now", "fail_orders", "cancel_orders"]
 
     @admin.action(description="Re-submit failed orders", permissions=["resubmit"])
     def resubmit_failed(self, request, queryset):
         return resubmit(self, request, queryset, queryset)
+
+    @admin.action(
+        description="Mark failed (queued or unknown orders)", permissions=["cancel_batch"]
+    )
+    def fail_orders(self, request, queryset):
+        """One order the provider keeps refusing, or an unknown one checked at the provider."""
+        reason = FAILED_BY_STAFF.format(request.user.get_username())
+        chosen = queryset.filter(status__in=[Order.Status.QUEUED, Order.Status.UNKNOWN])
+        done = sum(order.fail_by_operator(request.user, reason) for order in chosen)
+        self.message_user(request, f"{done} orders marked failed; the others were not waiting.")
+
+    @admin.action(description="Cancel (orders not sent yet)", permissions=["cancel_batch"])
+    def cancel_orders(self, request, queryset):
+        detail = CANCELLED_BY_STAFF.format(request.user.get_username())
+        chosen = queryset.filter(status=Order.Status.QUEUED)
+        done = sum(order.cancel(actor=request.user, detail=detail) for order in chosen)
+        self.message_user(request, f"{done} orders cancelled; the others were sent already.")
 
     @admin.action(description="Sync status now", permissions=["view"])
     def sync_status_now(self, request, queryset):
@@ -120,7 +146,10 @@ def applicable_controls(batch):
         problems=Count("id", filter=Q(status__in=Order.PROBLEM_STATUSES)),
         awaiting=Count("id", filter=Q(status__in=Order.AWAITING_RESULT_STATUSES)),
     )
+    awaiting = batch.state == Batch.State.AWAITING_APPROVAL
     applies = {
+        "approve_batches": awaiting,
+        "reject_batches": awaiting,
         "pause_batches": batch.state in Batch.LIVE_STATES,
         "resume_batches": batch.state == Batch.State.PAUSED,
         "cancel_batches": batch.state not in (Batch.State.DONE, Batch.State.CANCELLED),
@@ -179,6 +208,8 @@ class BatchControlsMixin:
 class BatchActionsMixin(BatchControlsMixin, PermissionsMixin):
     actions = [
         "resubmit_failed",
+        "approve_batches",
+        "reject_batches",
         "pause_batches",
         "resume_batches",
         "cancel_batches",
@@ -188,6 +219,24 @@ class BatchActionsMixin(BatchControlsMixin, PermissionsMixin):
     @admin.action(description="Re-submit failed orders", permissions=["resubmit"])
     def resubmit_failed(self, request, queryset):
         return resubmit(self, request, queryset, orders_of(queryset))
+
+    @admin.action(description="Approve selected batches", permissions=["approve"])
+    def approve_batches(self, request, queryset):
+        try:
+            count = sum(approval.approve(batch, request.user) for batch in queryset)
+        except PermissionDenied as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return
+        self.message_user(
+            request, f"Approved {plural(count, 'batch', 'batches')}.", messages.SUCCESS
+        )
+
+    @admin.action(description="Reject selected batches", permissions=["approve"])
+    def reject_batches(self, request, queryset):
+        count = sum(approval.reject(batch, request.user) for batch in queryset)
+        self.message_user(
+            request, f"Rejected {plural(count, 'batch', 'batches')}.", messages.SUCCESS
+        )
 
     @admin.action(description="Pause selected batches", permissions=["cancel_batch"])
     def pause_batches(self, request, queryset):

@@ -67,7 +67,8 @@ def eta_text(seconds, remaining, progress, none_left):
 
 
 def held(progress):
-    """A live batch that sends nothing now: "Stop all sending", or the provider is down."""
+    """A live batch that sends nothing now: "Stop all sending", the provider down or a spend
+    cap reached (`provider` says which)."""
     live = progress["state"] in ("queued", "running")
     return live and (progress["sending_stopped"] or bool(progress["provider"]))
 
@@ -76,7 +77,7 @@ def state_text(progress):
     """'Running', or 'Running, sending stopped' while nothing goes out."""
     if not held(progress):
         return progress["state_label"]
-    why = "sending stopped" if progress["sending_stopped"] else "provider not answering"
+    why = "sending stopped" if progress["sending_stopped"] else "sending held"
     return f"{progress['state_label']}, {why}"
 
 

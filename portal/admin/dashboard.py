@@ -14,7 +14,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from orders.models import Order, OrderEvent
-from submissions import controls
+from submissions import controls, spend
 from submissions.models import Alert, Dispatcher
 
 from .stats import money, order_list_url, percent
@@ -46,6 +46,7 @@ def controls_panel():
         "live": live,
         "throttled_to": lowered if lowered and lowered < live.concurrency else None,
         "changes": controls.recent_changes(),
+        "spend": spend.standing() if live.spend_caps.any else None,
     }
 
 
@@ -54,16 +55,9 @@ def day_start(now):
 
 
 def spend_totals(now):
-    """Spend today, this week (from Monday) and this month: one aggregate."""
-    today = day_start(now)
-    week = today - timedelta(days=today.weekday())
-    month = today.replace(day=1)
-    totals = Order.objects.filter(created_at__gte=min(week, month)).aggregate(
-        today=Sum("cost", filter=Q(created_at__gte=today)),
-        week=Sum("cost", filter=Q(created_at__gte=week)),
-        month=Sum("cost", filter=Q(created_at__gte=month)),
-    )
-    return {name: money(value) for name, value in totals.items()}
+    """Spend today, this week (from Monday) and this month, committed (reserved plus charged,
+    less released and refunded), from the spend ledger's day totals (submissions/spend.py)."""
+    return {name: money(value) for name, value in spend.totals(now).items()}
 
 
 def daily(now, days=DAYS):

@@ -21,7 +21,17 @@ OPERATE = "submissions.operate_sending"
 class ControlForm(forms.ModelForm):
     class Meta:
         model = Control
-        fields = ["concurrency", "rate_per_minute", "sending_stopped"]
+        fields = ["concurrency", "rate_per_minute", "sending_stopped", *controls.SPEND_FIELDS]
+
+    user = None  # the request's user, set by ControlAdmin.get_form
+
+    def clean(self):
+        values = {name: self.cleaned_data.get(name) for name in controls.SPEND_FIELDS}
+        raised = controls.raises_spend_limit(Control.objects.get(pk=Control.ROW_ID), values)
+        if raised and not (self.user and self.user.has_perm(controls.RAISE_CAP)):
+            names = ", ".join(self.fields[name].label for name in raised)
+            raise forms.ValidationError(f"Raising {names} needs the raise-spend-cap permission.")
+        return self.cleaned_data
 
     def clean_concurrency(self):
         value = self.cleaned_data["concurrency"]
@@ -46,6 +56,10 @@ class ControlAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm(OPERATE) or request.user.has_perm("submissions.view_control")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
 
     def changelist_view(self, request, extra_context=None):
         Control.objects.get_or_create(pk=Control.ROW_ID)

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from orders.models import Order
 
 from .display import FOLDED, money
+from .history import history_url
 from .wording import with_details
 
 ORDER_FIELDS = [
@@ -58,6 +59,7 @@ def local_seconds(moment):
 
 class OrderPageMixin:
     readonly_fields = [*ORDER_FIELDS, *RESULT_FIELDS, "full_result"]
+    change_form_template = "admin/orders/order/change_form.html"
 
     def get_fieldsets(self, request, obj=None):
         """The result first (its filled-in fields and the whole answer, folded), then the
@@ -72,6 +74,10 @@ class OrderPageMixin:
         order = self.get_object(request, object_id)
         title = order_title(order) if order is not None else "Order"
         extra_context = {**NO_SAVE, "title": title, **(extra_context or {})}
+        if order is not None:
+            extra_context["history_url"] = history_url(order.imei)
+            may_check = request.user.has_perm("orders.import_order") and order.service.active
+            extra_context["check_again"] = may_check
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="status")

@@ -5,13 +5,16 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from orders.imei import check
 from orders.models import Batch, Order, Service
 from submissions.catalogue import sync_services
+from submissions.models import MailSetting
 from submissions.provider import ProviderError
 
 from .actions import BatchActionsMixin, OrderActionsMixin
 from .batch_list import BatchListColumns
 from .batch_page import BatchPageMixin
+from .check_now import CheckNowMixin
 from .counting import CountedChangelistMixin
 from .display import (
     TimelineInline,
@@ -23,8 +26,10 @@ from .display import (
 )
 from .exports import BatchExportMixin, OrderExportMixin
 from .filters import ORDER_FILTERS, DateRangeFilter
+from .history import ImeiHistoryMixin, history_url
 from .import_admin import OrderImportMixin
 from .order_page import OrderPageMixin
+from .priority import BatchPriorityMixin
 from .search import MultiImeiSearchMixin, pasted_ordering
 from .wording import with_details
 
@@ -82,15 +87,32 @@ class ServiceAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(
-    BatchActionsMixin, BatchPageMixin, BatchExportMixin, BatchListColumns, admin.ModelAdmin
+    BatchActionsMixin,
+    BatchPriorityMixin,
+    BatchPageMixin,
+    BatchExportMixin,
+    BatchListColumns,
+    admin.ModelAdmin,
 ):
     # Columns, their counts and the page's ETA: BatchListColumns (batch_list.py).
-    list_filter = [("created_at", DateRangeFilter), "state", "service"]
+    list_filter = [("created_at", DateRangeFilter), "state", "priority", "service"]
     search_fields = ["id", "source_name", "note"]
     list_select_related = ["service", "created_by"]
     # The live panel above the form shows the state; only the note is edited here.
-    fields = ["note", "service", "source_name", "created_by", "created_at"]
-    readonly_fields = ["service", "created_by", "source_name", "created_at"]
+    fields = ["note", "service", "source_name", "created_by", "created_at", "approval_display"]
+    readonly_fields = ["service", "created_by", "source_name", "created_at", "approval_display"]
+
+    @admin.display(description="approval")
+    def approval_display(self, batch):
+        """Who asked for approval, who approved (or rejected) it, when (issue 23)."""
+        if batch.approved_by_id is None and batch.approval_requested_by_id is None:
+            return "not needed" if batch.state != Batch.State.AWAITING_APPROVAL else "awaiting"
+        asked = f"requested by {batch.approval_requested_by or batch.created_by}"
+        if batch.approved_by_id is None:
+            return f"Awaiting approval ({asked})"
+        verb = "rejected" if batch.state == Batch.State.CANCELLED else "approved"
+        when = f"{batch.approved_at:%Y-%m-%d %H:%M}"
+        return f"{verb.capitalize()} by {batch.approved_by} at {when} ({asked})"
 
     # Batches come from an import and hold charged orders: never added or deleted by hand.
     def has_add_permission(self, request):
@@ -102,6 +124,8 @@ class BatchAdmin(
 
 @admin.register(Order)
 class OrderAdmin(
+    CheckNowMixin,
+    ImeiHistoryMixin,
     OrderActionsMixin,
     OrderPageMixin,
     MultiImeiSearchMixin,
@@ -147,8 +171,10 @@ class OrderAdmin(
 
     def changelist_view(self, request, extra_context=None):
         # The list needs the width the navigation sidebar takes (the header still links).
+        searched, _ = check(request.GET.get("q", "").strip())
         extra_context = {
             "title": "Orders",
+            "history_url": history_url(searched) if searched else None,
             "is_nav_sidebar_enabled": False,
             **(extra_context or {}),
         }
@@ -201,3 +227,35 @@ class OrderAdmin(
             order.created_at.isoformat(),
             short_time(order.created_at),
         )
+
+
+@admin.register(MailSetting)
+class MailSettingAdmin(admin.ModelAdmin):
+    """Each user's own mail settings; a superuser sees everyone's."""
+
+    list_display = ["user", "batch_results"]
+
+    def get_queryset(self, request):
+        settings = super().get_queryset(request).select_related("user")
+        return settings if request.user.is_superuser else settings.filter(user=request.user)
+
+    def get_fields(self, request, obj=None):
+        return ["user", "batch_results"] if request.user.is_superuser else ["batch_results"]
+
+    def has_add_permission(self, request):
+        if request.user.is_superuser:
+            return True
+        return not MailSetting.objects.filter(user=request.user).exists()  # one row each
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or request.user.is_superuser or obj.user_id == request.user.pk
+
+    has_view_permission = has_change_permission
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def save_model(self, request, obj, form, change):
+        if not request.user.is_superuser:
+            obj.user = request.user
+        super().save_model(request, obj, form, change)

@@ -189,7 +189,7 @@ def left_out_note(bad_rows, unit="row"):
     return f"Created from the valid {unit}s only. {left_out}"
 
 
-def create_batch(plan, user, note=""):
+def create_batch(plan, user, note="", priority=Batch.Priority.NORMAL):
     """The batch and all its orders, in one transaction; processing starts on commit."""
     now = timezone.now()
     with transaction.atomic():
@@ -200,9 +200,10 @@ def create_batch(plan, user, note=""):
             state=Batch.State.QUEUED,
             created_at=now,
             note=note,
+            priority=priority,
         )
         Order.insert_queued(batch, plan.imeis, now)
-        submission_services.batch_created(batch)
+        submission_services.batch_created(batch, user, len(plan.imeis) * plan.service.price)
     return batch
 
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
-from submissions import breaker, controls
+from submissions import breaker, controls, spend
 from submissions.models import Dispatcher
 
 from .wording import for_operator
@@ -78,12 +78,6 @@ def call_events():
         to_status__in=CALL_OUTCOME_STATUSES,
         latency_ms__isnull=False,
     )
-
-
-def latency_sample(events, limit=LATENCY_SAMPLE):
-    """The latencies (ms) of the last `limit` calls, sorted: one capped query."""
-    rows = events.order_by("-at").values_list("latency_ms", flat=True)[:limit]
-    return sorted(rows)
 
 
 def latency_summary(sample):
@@ -307,7 +301,10 @@ def batch_progress(batch, now=None):
         "state": batch.state,
         "state_label": batch.get_state_display(),
         "note": batch.note,
-        "provider": breaker.state().describe(now),
+        # What holds sending beyond this batch: the provider's breaker, the spend caps.
+        "provider": " ".join(
+            filter(None, [breaker.state().describe(now), spend.sending_reason(now)])
+        ),
         # "Stop all sending" holds every batch: the page says so and counts no ETA.
         "sending_stopped": live.sending_stopped,
         "sent_percent": percent(numbers["sent"], numbers["total"]),
@@ -376,7 +373,7 @@ def open_batches(limit=10):
     """Batches still moving, with the counts their bars need (two small queries)."""
     batches = list(
         Batch.objects.filter(
-            state__in=[Batch.State.QUEUED, Batch.State.RUNNING, Batch.State.PAUSED]
+            state__in=[*Batch.LIVE_STATES, Batch.State.PAUSED, Batch.State.AWAITING_APPROVAL]
         )
         .select_related("service")
         .order_by("-created_at")[:limit]

@@ -4,6 +4,7 @@ from django import template
 
 from portal.admin import stats
 from portal.admin.batch_page import format_ms
+from portal.admin.check_now import CheckNowForm
 
 register = template.Library()
 
@@ -22,3 +23,11 @@ def portal_dashboard(context):
         "health": health,
         "problems": stats.problem_orders(),
     }
+
+
+@register.inclusion_tag("admin/orders/check_now_box.html", takes_context=True)
+def portal_check_now(context):
+    """The "Check now" box (portal/admin/check_now.py), for those who may import."""
+    if not context["request"].user.has_perm("orders.import_order"):
+        return {"allowed": False}
+    return {"allowed": True, "form": CheckNowForm(), "csrf_token": context.get("csrf_token")}

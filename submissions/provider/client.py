@@ -52,10 +52,6 @@ class ProviderError(Exception):
         self.raw = raw
         self.status_code = status_code
 
-    @property
-    def retry_safe(self):
-        return self.kind == self.TRANSIENT
-
     def __str__(self):
         return self.message
 

@@ -11,7 +11,6 @@ import ipaddress
 import socket
 import threading
 
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError
@@ -84,14 +83,3 @@ class BoundedHTTPConnectionPool(HTTPConnectionPool):
 
 class BoundedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = BoundedHTTPSConnection
-
-
-class BoundedResolutionAdapter(HTTPAdapter):
-    """requests' adapter whose connections resolve names within the connect timeout."""
-
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": BoundedHTTPConnectionPool,
-            "https": BoundedHTTPSConnectionPool,
-        }

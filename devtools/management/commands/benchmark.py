@@ -28,7 +28,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--preset",
             choices=sorted(PRESETS),
-            help="small (CI), full, or year (PostgreSQL: 2M orders, pages)",
+            help="small (CI), full, urgent (check now and fair share under a saturating "
+            "batch), or year (PostgreSQL: 2M orders, pages)",
         )
         parser.add_argument("--orders", type=int)
         parser.add_argument("--latency", type=float, help="mean placeorder seconds")
@@ -45,6 +46,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", help="where to write the results")
         parser.add_argument("--skip-baselines", action="store_true")
         parser.add_argument("--skip-pages", action="store_true")
+        parser.add_argument("--small-orders", type=int, help="urgent: the small batch's orders")
+        parser.add_argument("--urgent-checks", type=int, help="urgent: check-nows, one per 2 s")
+        parser.add_argument("--urgent-imeis", type=int, help="urgent: IMEIs per check-now")
 
     def handle(self, *args, **options):
         child_config = os.environ.get(CHILD_VARIABLE)

@@ -30,7 +30,7 @@ from devtools.fakefusion.data import CATALOGUE
 from devtools.fakefusion.server import FakeFusion
 from orders.imei import with_check_digit
 from orders.models import Batch, Order, OrderEvent, Service
-from submissions import breaker, engine, services
+from submissions import breaker, driver, services
 from submissions.models import Dispatcher
 from submissions.shutdown import group_is_gone
 
@@ -110,7 +110,7 @@ class Command(BaseCommand):
         }
         self.fake.set_faults({"refuse_text": None})
         services.resume_batch(self.batch, "drill")
-        engine.enqueue_driver()
+        driver.enqueue()
         self.wait_all_completed()
         return report
 
@@ -129,7 +129,7 @@ class Command(BaseCommand):
         report["status_after_stop"] = self.counts()
         Dispatcher.row().update(driver_expires_at=timezone.now() - timedelta(seconds=1))
         self.cluster = self.start_cluster()
-        engine.ensure_driver()
+        driver.ensure()
         self.wait_all_completed()
         return report
 
