@@ -3,7 +3,7 @@ the order page an operator reads."""
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import openpyxl
@@ -108,9 +108,18 @@ def test_the_last_7_days_export_as_xlsx_exactly_like_the_vendor_sample(staff_cli
     )
     assert response["Content-Disposition"].endswith('.xlsx"')
     sheet = workbook(response).active
-    rows = [[cell or "" for cell in row] for row in sheet.iter_rows(values_only=True)]
+    rows = [[as_vendor_text(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
     with open(DATA / "vendor-advanced-export.csv", encoding="utf-8", newline="") as sample:
         assert rows == list(csv.reader(sample))
+
+
+def as_vendor_text(cell):
+    """The XLSX types CREDITS (a number) and ORDER DATE (a date): the vendor's text of each."""
+    if isinstance(cell, float):
+        return f"${cell:.2f}"
+    if isinstance(cell, datetime):
+        return f"{cell:%Y-%m-%d} {cell.hour}:{cell:%M:%S}"
+    return cell or ""
 
 
 def workbook(response):
