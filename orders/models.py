@@ -926,8 +926,9 @@ def transitions_in_bulk():
 
 
 def cancel_queued_counted(batch_id, now):
-    """PostgreSQL: the UPDATE with the row trigger switched off (orders/migrations/0008), then
-    the two counter rows moved by its totals, 'cancelled' before 'queued' (the trigger's lock
+    """PostgreSQL: the UPDATE with the row triggers switched off (orders/migrations/0011: the
+    counters', and the spend ledger's, which writes nothing for queued -> cancelled), then the
+    two counter rows moved by its totals, 'cancelled' before 'queued' (the trigger's lock
     order). Inside the caller's transaction."""
     queued, cancelled = Order.Status.QUEUED, Order.Status.CANCELLED
     with connection.cursor() as cursor:

@@ -18,7 +18,7 @@ def cancelled_with_queries(size, user, django_assert_max_num_queries):
     Order.objects.filter(pk=batch.orders.order_by("pk").first().pk).update(
         status=S.PENDING, remote_id=7
     )
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(20):
         result = services.cancel_batch(Batch.objects.get(pk=batch.pk), user)
     return batch, result
 
