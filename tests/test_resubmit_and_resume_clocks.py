@@ -84,3 +84,15 @@ def with_clock(batch, moment):
     Batch.objects.filter(pk=batch.pk).update(
         resumed_at=moment, paused_seconds=(moment - paused_at).total_seconds()
     )
+
+
+def test_a_re_submit_keeps_the_batchs_priority(staff_user):
+    """Item 12: its pace setting (priority, issue 25) survives; the re-submit runs the batch
+    again, it does not make a new one."""
+    batch = make_batch(state=Batch.State.DONE, orders=0, priority=Batch.Priority.HIGH)
+    make_order(batch, S.FAILED)
+
+    services.resubmit_failed(batch.orders.all(), staff_user)
+
+    batch.refresh_from_db()
+    assert (batch.state, batch.priority) == (Batch.State.RUNNING, Batch.Priority.HIGH)
