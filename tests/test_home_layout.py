@@ -70,3 +70,11 @@ def test_the_home_page_lays_out_with_an_alert_shown(staff_page, staff_user, size
     ), "the page scrolls sideways"
     page_height = staff_page.evaluate("document.documentElement.scrollHeight")
     assert page_height <= 2.5 * height, f"{page_height} px high"
+
+
+@pytest.mark.browser
+def test_a_fresh_install_squeezes_no_header(staff_page):
+    staff_page.goto("/admin/")
+
+    staff_page.locator(".daily").wait_for()
+    assert staff_page.evaluate(SQUEEZED) == []
