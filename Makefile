@@ -36,13 +36,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
-# The fast lane first (no cluster, no browser: well under a minute), then the slow tests.
-FAST := -m "not cluster and not browser"
+# The fast lane first (no cluster, no browser, no full-size run: under a minute), then the rest.
+FAST := -m "not cluster and not browser and not big"
 fast: $(VENV)/.installed lint
 	$(VENV)/bin/pytest $(FAST)
 
 test: fast browser
-	$(VENV)/bin/pytest -m "cluster or browser"
+	$(VENV)/bin/pytest -m "cluster or browser or big"
 
 benchmark: $(VENV)/.installed
 	$(PY) manage.py benchmark --preset small

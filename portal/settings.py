@@ -357,6 +357,13 @@ BREAKER_MAX_PROBE_SECONDS = env_int("BREAKER_MAX_PROBE_SECONDS", 60, minimum=1)
 REFUSAL_STREAK = env_int("REFUSAL_STREAK", 3, minimum=1)
 RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 60, minimum=1)
 RECONCILE_MAX_IDS = env_int("RECONCILE_MAX_IDS", 2000, minimum=100)
+# The books (docs/statement.md): the daily statement's read-only getimeis calls (calls in
+# flight, calls per second; 0 = no limit), the breaker for paid garbage results (more than
+# GARBAGE_PERCENT of a service's last GARBAGE_WINDOW results pauses the service).
+STATEMENT_CONCURRENCY = env_int("STATEMENT_CONCURRENCY", 6, minimum=1, maximum=30)
+STATEMENT_CALLS_PER_SECOND = env_int("STATEMENT_CALLS_PER_SECOND", 6, minimum=0)
+GARBAGE_PERCENT = env_int("GARBAGE_PERCENT", 20, minimum=1, maximum=100)
+GARBAGE_WINDOW = env_int("GARBAGE_WINDOW", 50, minimum=1, maximum=500)
 # Spend (issue 23, docs/spend.md), in USD, empty = none; the live controls page overrides them.
 # A claim takes only orders whose price fits under both caps; a batch costing more than
 # APPROVAL_THRESHOLD waits for a second person. STAFF_2FA: two-factor login for staff who can

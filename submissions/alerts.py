@@ -21,8 +21,8 @@ from django.utils import timezone
 from orders.models import Batch, Order
 from orders.stuck import stuck_condition
 
-from . import health, spend
-from .models import Alert
+from . import canary, garbage, health, refunds, spend, statement
+from .models import Alert, ServiceHold, StatementRun
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ def spend_today(now):
     if not limit:
         return None
     start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    spent = Order.objects.filter(created_at__gte=start).aggregate(s=Sum("cost"))["s"] or 0
+    today = Order.objects.filter(created_at__gte=start)
+    spent = today.aggregate(s=Sum("cost", filter=~refunds.refunded_q()))["s"] or 0
     spent = Decimal(spent).quantize(Decimal("0.01"))
     if spent <= limit:
         return None
@@ -131,6 +132,25 @@ def price_rises(now):
     return f"Prices rose; their batches hold until someone acknowledges: {listed}"
 
 
+def statement_mismatch(now):
+    """A day of the last week whose newest statement does not match, not reviewed yet."""
+    runs = statement.latest_runs(today=timezone.localdate(now))
+    bad = [r for r in runs if r.outcome != StatementRun.Outcome.MATCHED and not r.reviewed_at]
+    if not bad:
+        return None
+    return " ".join(f"{run.day:%Y-%m-%d}: {statement.summary(run)}." for run in bad)
+
+
+def services_paused(now):
+    holds = ServiceHold.objects.filter(paused_at__isnull=False).select_related("service")
+    lines = [garbage.describe(hold) for hold in holds.order_by("service_id")]
+    return " | ".join(lines) or None
+
+
+def contract_changed(now):
+    return canary.alert_detail()
+
+
 CONDITIONS = [
     Condition("provider_down", "Provider unreachable", provider_down),
     Condition("batches_paused", "Batches paused by the portal", batches_paused_by_portal),
@@ -142,6 +162,9 @@ CONDITIONS = [
     Condition("spend_cap", "Spend cap reached: sending paused", spend_cap_reached),
     Condition("spend_cap_near", "Spend at 80 % of a cap", spend_cap_near),
     Condition("price_rise", "Service prices rose", price_rises),
+    Condition("statement", "Provider's books and ours differ", statement_mismatch),
+    Condition("garbage", "Service paused: paid results are garbage", services_paused),
+    Condition("contract", "Provider answers changed: sending stopped", contract_changed),
 ]
 
 

@@ -12,7 +12,7 @@ from django.db.models.functions import Now
 
 from orders.models import Batch, Order, from_now
 
-from . import calllog, limits, signals, spend
+from . import calllog, garbage, limits, signals, spend
 from .models import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def queued_batches():
     """(id, priority) of the live batches holding a queued order, oldest first."""
     queued = Order.objects.filter(batch=OuterRef("pk"), status=Order.Status.QUEUED)
     live = Batch.objects.filter(Exists(queued), state__in=Batch.LIVE_STATES)
+    live = live.exclude(service__in=garbage.paused_services())  # paid garbage: paused
     return list(live.order_by("id").values_list("id", "priority"))
 
 

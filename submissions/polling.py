@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from orders.models import Order, Polled, transitions_in_bulk
 
+from . import garbage
 from .provider.results import parse_result
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ def record_statuses(orders_by_id, remotes):
             for r in remotes
             if r.remote_id in orders_by_id
         ]
-        changed = len(Order.apply_remote_statuses(answers))
+        moved = Order.apply_remote_statuses(answers)
+        changed = len(moved)
+        garbage.record_results(moved)  # a service paid for worthless results is paused
         # Ids the provider left out, and orders still waiting, are asked about again later.
         waiting = [o for o in orders_by_id.values() if o.status in AWAITING]
         Order.schedule_next_polls(waiting)

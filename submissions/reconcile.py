@@ -88,10 +88,14 @@ def last_event(order, to_status):
     return events.exclude(from_status=to_status).order_by("-at", "-id").first()
 
 
-def window_of(order):
-    """The order's Window, or the reason (text) it cannot be decided yet."""
-    sent = last_event(order, Order.Status.SUBMITTING)
-    lost = last_event(order, Order.Status.UNKNOWN)
+def window_of(order, sent=None, lost=None):
+    """The order's Window, or the reason (text) it cannot be decided yet.
+
+    By default its latest call (`sent`, `lost`: its events); the daily statement passes an
+    earlier spell's events.
+    """
+    sent = sent or last_event(order, Order.Status.SUBMITTING)
+    lost = lost or last_event(order, Order.Status.UNKNOWN)
     if sent is None or lost is None:
         return "no record of its call"
     low = lowest_end(order, sent)

@@ -1,6 +1,10 @@
 """django-q2 tasks: thin wrappers around the driver and the services."""
 
-from . import alerts, catalogue, driver, health, services, shutdown
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import alerts, canary, catalogue, driver, health, services, shutdown, statement
 
 
 def drive():
@@ -35,3 +39,14 @@ def evaluate_alerts():
     """Every minute (see the migration's Schedule): open, clear and mail the alerts."""
     health.beat()
     return alerts.evaluate()
+
+
+def statement_yesterday():
+    """Every night (see the migration's Schedule): yesterday's statement against the provider."""
+    run = statement.run_day(timezone.localdate() - timedelta(days=1))
+    return statement.summary(run)
+
+
+def check_contract():
+    """Every ten minutes (see the migration's Schedule): the provider contract canary."""
+    return canary.check().ok

@@ -145,6 +145,7 @@ def test_the_export_action_streams_the_selected_orders(staff_client):
     assert sorted(row[1] for row in rows_of(response)[1:]) == sorted(o.imei for o in chosen)
 
 
+@pytest.mark.big
 def test_20000_orders_stream_out(staff_client):
     batch = make_batch(orders=20_000)
 

@@ -301,6 +301,7 @@ def test_it_serves_stats_and_orders_as_json_without_the_api_key(fake_provider):
         "timed_out": 0,
         "garbled": 0,
         "refused": 0,
+        "lost_answers": 0,
     }
     assert KEY not in stats.text
     assert orders == [

@@ -172,6 +172,7 @@ def test_a_second_confirm_of_the_same_upload_creates_nothing(staff_client, servi
     assert "already confirmed or has expired" in str(list(get_messages(again.wsgi_request))[-1])
 
 
+@pytest.mark.big
 def test_20000_rows_make_one_batch_of_20000_orders(staff_client, service):
     imeis = [valid_imei(n) for n in range(20_000)]
 

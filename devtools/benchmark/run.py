@@ -160,6 +160,9 @@ def write(results, path):
 
 def main(config_json):
     config = Config(**json.loads(config_json))
+    # The benchmark's own staff user imports through the admin: two-factor login (on by default
+    # with DEBUG off) is not what it measures.
+    settings.STAFF_2FA = False
     if config.preset == "year":
         return run_year(config)
     if config.preset == "urgent":

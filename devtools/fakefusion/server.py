@@ -12,7 +12,12 @@ Account-wide faults for the unattended tests: `refuse_text` refuses every placeo
 `<error>` (after `refuse_after` orders were created; nothing is charged), and `id_gap` leaves up
 to that many ids between two of our orders, as other customers' orders do. `gateway_rate` is a
 gateway in front of the provider answering 502 Bad Gateway at once, forwarding nothing (so
-nothing is created, though the client cannot know it: an unknown outcome). Every fault switch
+nothing is created, though the client cannot know it: an unknown outcome). For the books
+(docs/statement.md): `lose_answers` charges the next N orders and drops each connection
+without an answer (the portal never hears of them: a charge without a record), and
+`junk_service` completes that service's orders with garbage results (empty, "Unknown",
+unparseable), paid for all the same. Neither draws from the seeded random stream, so runs
+with a seed are unchanged. Every fault switch
 can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), or set the
 attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
 (`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
@@ -57,8 +62,10 @@ FAULTS = {
     "fail_rate": float, "timeout_rate": float, "garbage_rate": float, "rate_limit": int,
     "max_inflight": int, "refuse_text": str, "refuse_after": int, "id_gap": int,
     "latency": float, "jitter": float, "refuse_rate": float, "reject_rate": float,
-    "gateway_rate": float,
+    "gateway_rate": float, "lose_answers": int, "junk_service": int,
 }  # fmt: skip
+# The results `junk_service` completes its orders with, in turn by order id.
+JUNK_CODES = ("", "Unknown", "Model: Unknown<br>Carrier: Unknown<br>SimLock: Unknown", "?? ??")
 
 
 @dataclass
@@ -103,6 +110,8 @@ class FakeFusion:
         refuse_text=None,
         refuse_after=0,
         id_gap=0,
+        lose_answers=0,
+        junk_service=None,
     ):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("The fake provider binds 127.0.0.1 only")
@@ -114,6 +123,7 @@ class FakeFusion:
         self.refuse_rate, self.reject_rate = refuse_rate, reject_rate
         self.rate_limit, self.max_inflight = rate_limit, max_inflight
         self.refuse_text, self.refuse_after, self.id_gap = refuse_text, refuse_after, id_gap
+        self.lose_answers, self.junk_service = lose_answers, junk_service
         self.username = username or os.environ.get("GSM_FUSION_USERNAME") or "demo"
         self._api_key = api_key or os.environ.get("GSM_FUSION_API_KEY") or DEMO_API_KEY
         self.clock = clock or SystemClock()
@@ -200,6 +210,7 @@ class FakeFusion:
                 "timed_out": self._counts["timed_out"],
                 "garbled": self._counts["garbled"],
                 "refused": self._counts["refused"],
+                "lost_answers": self._counts["lost_answers"],
             }
 
     def orders(self):
@@ -311,12 +322,23 @@ class FakeFusion:
                 return 200, _error("IMEI already exists!")
             order = self._add_order(imei, service_id)
             order.rejected = self._random.random() < self.reject_rate
+            lost = self._lose_answer()
+        if lost:  # created and charged; the connection drops without a word
+            return None, None
         if self._random.random() < self.timeout_rate:
             self._count("timed_out")
             return 200, None
         return 200, self._garble(
             _wrap("result", _wrap("imeis", _fields(id=order.id, imei=imei, status="Pending")))
         )
+
+    def _lose_answer(self):
+        """Under the lock: is this created order's answer one of the `lose_answers` next?"""
+        if not self.lose_answers:
+            return False
+        self.lose_answers -= 1
+        self._counts["lost_answers"] += 1
+        return True
 
     def _garble(self, answer):
         """With `garbage_rate`, the answer cut off halfway: not XML (after the work was done)."""
@@ -342,6 +364,8 @@ class FakeFusion:
             return ("Pending" if age < self.complete_after / 2 else "In Process"), ""
         if order.rejected or not luhn_valid(order.imei):
             return "Rejected", REJECTED_CODE
+        if self.junk_service is not None and order.service_id == self.junk_service:
+            return "Completed", JUNK_CODES[order.id % len(JUNK_CODES)]
         return "Completed", completed_code(order.imei)
 
     def _getimeis(self, order_ids):
@@ -415,6 +439,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?")[0] != API_PATH:
             return self._send(404, "Not Found", "text/plain")
         status, answer = fake.answer(parse_qs(body, keep_blank_values=True))
+        if status is None:  # the answer is lost: close the connection, say nothing
+            self.close_connection = True
+            return None
         if answer is None:
             return self._hold()
         content_type = "application/xml" if status == 200 else "text/html"

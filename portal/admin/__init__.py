@@ -8,7 +8,7 @@ price rises.
 
 from django.contrib import admin
 
-from . import monitoring, registry, spend_admin  # noqa: F401
+from . import books, monitoring, registry, spend_admin  # noqa: F401
 
 admin.site.site_header = "IMEI operations portal"
 admin.site.site_title = "IMEI portal"

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 API_PATH = "/gsmfusion_api/index.php"
 MAX_IDS_PER_CALL = 100
+READ_ACTIONS = frozenset({"imeiservices", "getimeis"})
 # Refused at the front door, before the request reaches the order logic (RFC 9110: 429 "too
 # many requests", 503 "unable to handle the request"; gateways answer 503 when they forward
 # nothing: no live upstream, a rate or connection limit, maintenance). Safe to send again.
@@ -294,6 +295,15 @@ class GsmFusionClient:
         answer = self._call_and_parse("getimeis", {"orderIds": ",".join(map(str, ids))})
         wanted = set(ids)
         return [order for order in answer.orders if order.remote_id in wanted]
+
+    def read_body(self, action, **params):
+        """The raw body of a read-only call (imeiservices, getimeis), for the contract canary.
+
+        HTTP and transport errors raise as for any call; the body is not parsed.
+        """
+        if action not in READ_ACTIONS:
+            raise InvalidRequest(f"{action} is not a read-only action")
+        return self._call(action, params)
 
     def _call_and_parse(self, action, params):
         """A read-only call: errors raise, a malformed body is PERMANENT (reads are safe)."""

@@ -71,6 +71,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--id-gap", type=int, default=0, help="up to N other accounts' ids between ours"
         )
+        parser.add_argument(
+            "--lose-answers",
+            type=int,
+            default=0,
+            help="charge the next N orders and drop their answers (the portal never hears)",
+        )
+        parser.add_argument(
+            "--junk-service", type=int, help="complete this service's orders with garbage results"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -92,6 +101,8 @@ class Command(BaseCommand):
                 refuse_text=options["refuse_text"],
                 refuse_after=options["refuse_after"],
                 id_gap=options["id_gap"],
+                lose_answers=options["lose_answers"],
+                junk_service=options["junk_service"],
                 username=settings.GSM_FUSION_USERNAME,
                 api_key=settings.GSM_FUSION_API_KEY,
             )
