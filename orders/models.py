@@ -5,6 +5,7 @@ with a conditional UPDATE (so two workers can never both move the same order), s
 fields together and records an OrderEvent. See docs/architecture.md for the state diagram.
 """
 
+import json
 import math
 import threading
 import uuid
@@ -77,6 +78,11 @@ class Batch(models.Model):
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     note = models.TextField(blank=True, help_text="Shown to operators on the batch page.")
+    # Time spent paused (or done, before a re-submit ran it again) is not time spent running:
+    # the batch page's elapsed time leaves it out and its rates start at the last resume.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_seconds = models.FloatField(default=0)
+    resumed_at = models.DateTimeField(null=True, blank=True)
     # Spend (issue 23): who approved a batch over APPROVAL_THRESHOLD (or rejected it), when.
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -132,10 +138,28 @@ class Batch(models.Model):
         return self._move([self.State.QUEUED], self.State.RUNNING, started_at=timezone.now())
 
     def pause(self, note):
-        return self._move([self.State.QUEUED, self.State.RUNNING], self.State.PAUSED, note=note)
+        allowed = [self.State.QUEUED, self.State.RUNNING]
+        return self._move(allowed, self.State.PAUSED, note=note, paused_at=timezone.now())
 
     def resume(self):
-        return self._move([self.State.PAUSED, self.State.DONE], self.State.RUNNING, note="")
+        """Paused (or done, for a re-submit) -> running. The time it stood still since it was
+        paused (or finished) is added to `paused_seconds`."""
+        now = timezone.now()
+        row = Batch.objects.filter(pk=self.pk).values(
+            "state", "paused_at", "finished_at", "paused_seconds"
+        )
+        row = row.first() or {"state": None, "paused_seconds": 0}
+        since = {self.State.PAUSED: "paused_at", self.State.DONE: "finished_at"}.get(row["state"])
+        stood = row.get(since) if since else None
+        still = (now - stood).total_seconds() if stood else 0
+        return self._move(
+            [self.State.PAUSED, self.State.DONE],
+            self.State.RUNNING,
+            note="",
+            paused_at=None,
+            resumed_at=now,
+            paused_seconds=row["paused_seconds"] + still,
+        )
 
     def cancel(self, note):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
@@ -300,6 +324,8 @@ class Order(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When an operator last re-submitted it: how long it has been open counts from here.
+    resubmitted_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
@@ -672,6 +698,57 @@ class Order(models.Model):
             finished_at=timezone.now(),
         )
 
+    @classmethod
+    def insert_queued(cls, batch, imeis, now):
+        """The batch's new orders, queued, in file order: one INSERT ... SELECT over the IMEIs
+        passed as one array (SQLite json_each, PostgreSQL unnest), not 500 INSERTs of 40
+        rows (SQLite's 999 parameters). 20,000 orders in a fraction of a second. Every other
+        column takes its model default."""
+        given = {"batch": batch.pk, "service": batch.service_id, "created_at": now}
+        fields = [f for f in cls._meta.concrete_fields if not f.primary_key and f.name != "imei"]
+        values = [
+            f.get_db_prep_save(given.get(f.name, f.get_default()), connection) for f in fields
+        ]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in [*fields, cls._meta.get_field("imei")])
+        constants = ", ".join(["%s"] * len(fields))
+        if connection.vendor == "postgresql":
+            source = "unnest(%s::text[]) WITH ORDINALITY AS given(imei, n) ORDER BY given.n"
+            listed = list(imeis)
+        else:
+            source = "json_each(%s) AS given ORDER BY given.key"
+            listed = json.dumps(list(imeis))
+        imei = "given.imei" if connection.vendor == "postgresql" else "given.value"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(cls._meta.db_table)} ({columns}) "
+                f"SELECT {constants}, {imei} FROM {source}",
+                [*values, listed],
+            )
+
+    @classmethod
+    def cancel_queued(cls, batch_id, actor=None, detail="Cancelled before it was sent."):
+        """queued -> cancelled for every queued order of a batch; returns how many.
+
+        `cancel` for a whole batch, in a few statements instead of a transaction per order:
+        one UPDATE (a row a worker is claiming is waited for, then skipped: it is no longer
+        queued), then one INSERT ... SELECT of their events, found by the UPDATE's own
+        timestamp. 20,000 orders in well under two seconds.
+        """
+        now = timezone.now()
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                moved = cancel_queued_counted(batch_id, now)
+            else:  # SQLite's row triggers keep the counters, quickly enough
+                queued = cls.objects.filter(batch_id=batch_id, status=cls.Status.QUEUED)
+                moved = queued.update(status=cls.Status.CANCELLED, finished_at=now)
+            if moved:
+                cancelled = cls.objects.filter(
+                    batch_id=batch_id, status=cls.Status.CANCELLED, finished_at=now
+                )
+                insert_events_of(cancelled, cls.Status.QUEUED, detail, actor, now)
+        return moved
+
     def requeue(self, actor=None, include_unknown=False):
         """An operator re-submits a failed (or, knowingly, an unknown) order."""
         allowed = [self.Status.FAILED] + ([self.Status.UNKNOWN] if include_unknown else [])
@@ -689,6 +766,7 @@ class Order(models.Model):
             attempts=0,
             next_attempt_at=None,
             finished_at=None,
+            resubmitted_at=timezone.now(),
         )
 
     @classmethod
@@ -845,6 +923,55 @@ def transitions_in_bulk():
         finally:
             _bulk.events = outer
         OrderEvent.objects.bulk_create(events)
+
+
+def cancel_queued_counted(batch_id, now):
+    """PostgreSQL: the UPDATE with the row triggers switched off (orders/migrations/0011: the
+    counters', and the spend ledger's, which writes nothing for queued -> cancelled), then the
+    two counter rows moved by its totals, 'cancelled' before 'queued' (the trigger's lock
+    order). Inside the caller's transaction."""
+    queued, cancelled = Order.Status.QUEUED, Order.Status.CANCELLED
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('orders.bulk_counts', 'on', true)")
+        cursor.execute(
+            "WITH moved AS (UPDATE orders_order SET status = %s, finished_at = %s "
+            "WHERE batch_id = %s AND status = %s RETURNING cost) "
+            "SELECT count(*), coalesce(sum(cost), 0) FROM moved",
+            [cancelled, now, batch_id, queued],
+        )
+        moved, cost = cursor.fetchone()
+        cursor.execute("SELECT set_config('orders.bulk_counts', 'off', true)")
+        if moved:
+            cursor.execute(
+                "INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (batch_id, status) DO UPDATE "
+                "SET orders = orders_batchstatuscount.orders + EXCLUDED.orders, "
+                "cost = orders_batchstatuscount.cost + EXCLUDED.cost",
+                [batch_id, cancelled, moved, cost],
+            )
+            cursor.execute(
+                "UPDATE orders_batchstatuscount SET orders = orders - %s, cost = cost - %s "
+                "WHERE batch_id = %s AND status = %s",
+                [moved, cost, batch_id, queued],
+            )
+    return moved
+
+
+def insert_events_of(orders, from_status, detail, actor, at):
+    """One event per order of `orders` (from `from_status` to its current status), written by
+    the database itself: INSERT ... SELECT, no row through Python."""
+    table = OrderEvent._meta.db_table
+    quote = connection.ops.quote_name
+    columns = ["order_id", "batch_id", "to_status", "from_status", "at", "detail", "actor_id"]
+    sql, params = orders.values_list("pk", "batch_id", "status").query.sql_with_params()
+    at_value = OrderEvent._meta.get_field("at").get_db_prep_save(at, connection)
+    constants = [from_status, at_value, detail, actor.pk if actor else None]
+    statement = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"SELECT picked.*, %s, %s, %s, %s FROM ({sql}) picked"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*constants, *params])
 
 
 def save_events(events):

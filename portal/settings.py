@@ -308,6 +308,8 @@ SUBMIT_CONCURRENCY = env_int("SUBMIT_CONCURRENCY", 30, minimum=1, maximum=500)
 SUBMIT_RATE_PER_MINUTE = env_int("SUBMIT_RATE_PER_MINUTE", 0, minimum=0)
 SUBMIT_MAX_ATTEMPTS = env_int("SUBMIT_MAX_ATTEMPTS", 5, minimum=1)
 STATUS_POLL_SECONDS = env_int("STATUS_POLL_SECONDS", 60, minimum=1)
+# How often an open page asks for its live figures (batch progress, the sending banner).
+PAGE_REFRESH_SECONDS = env_int("PAGE_REFRESH_SECONDS", 3, minimum=1, maximum=60)
 # How long one driver task claims new orders before it hands over to its successor.
 DRIVER_SECONDS = env_int("DRIVER_SECONDS", 120, minimum=5)
 

@@ -13,6 +13,7 @@ from orders.models import Order
 
 from .display import FOLDED, money
 from .history import history_url
+from .wording import with_details
 
 ORDER_FIELDS = [
     "imei",
@@ -105,7 +106,7 @@ class OrderPageMixin:
 
     @admin.display(description="last error")
     def error_display(self, order):
-        return order.last_error or "—"
+        return with_details(order.last_error) if order.last_error else "—"
 
     @admin.display(description="provider's whole result")
     def full_result(self, order):
