@@ -255,7 +255,7 @@ class OrderQuerySet(models.QuerySet):
             self.filter(status=Order.Status.QUEUED)
             .select_related("service")
             # `claimed_at` by the database's clock: a 429 counts only for calls sent after the
-            # last halving of the limit (submissions.limits), whichever host halved it.
+            # last halving of the limit (submissions.driver.limits), whichever host halved it.
             .annotate(
                 claimed_at=Now(),
                 batch_state=models.F("batch__state"),
@@ -500,7 +500,7 @@ class Order(models.Model):
 
     def claim_event(self):
         """queued -> submitting, at the moment the claim read the order by the database's clock
-        (`claimable()`): the send order the refusal rule follows (submissions/refusals.py)."""
+        (`claimable()`): the send order the refusal rule follows (submissions/driver/refusals.py)."""
         event = self.event(self.Status.QUEUED, self.Status.SUBMITTING, "")
         if getattr(self, "claimed_at", None) is not None:
             event.at = self.claimed_at
@@ -876,7 +876,7 @@ class OrderEvent(models.Model):
     from_status = models.CharField(max_length=16, choices=Order.Status.choices)
     to_status = models.CharField(max_length=16, choices=Order.Status.choices)
     # The database's clock, never a host's: reconciliation compares these moments across
-    # hosts to prove an order absent (submissions/reconcile.py).
+    # hosts to prove an order absent (submissions/driver/reconcile.py).
     at = models.DateTimeField(db_default=Now())
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     detail = models.TextField(blank=True, help_text="The provider's raw answer or the error.")

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
 
-from . import breaker
+from .driver import breaker
 from .models import Dispatcher
 from .provider import ProviderError
 

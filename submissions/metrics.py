@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from orders.models import Batch, BatchStatusCount, Order
 
-from . import breaker
+from .driver import breaker
 from .models import Dispatcher
 
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 
-from . import approval, audit, driver, polling
+from . import approval, audit, driver
+from .driver import polling
 
 
 def batch_created(batch, user=None, cost=None):

@@ -124,7 +124,7 @@ def fit(orders, now, in_force):
 
 def fold_now():
     """Fold under the dispatcher lock, outside a claim (the pages, the alerts)."""
-    from .claims import lock_dispatcher
+    from .driver.claims import lock_dispatcher
 
     with transaction.atomic():
         lock_dispatcher()

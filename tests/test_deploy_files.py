@@ -14,7 +14,7 @@ import pytest
 import yaml
 from django.conf import settings
 
-from submissions.shutdown import STOP_SECONDS
+from submissions.driver.shutdown import STOP_SECONDS
 from tests.test_env_table import configuration_table
 
 BASE = Path(settings.BASE_DIR)

@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, lease, limits
-from submissions.driver import Driver, drive, ensure
+from submissions.driver import Driver, claims, drive, ensure, lease, limits
 from submissions.driver.calls import Call
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError

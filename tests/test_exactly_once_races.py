@@ -14,9 +14,9 @@ from django.utils import timezone
 
 import submissions.driver
 from orders.models import Batch, Order
-from submissions import claims, services
-from submissions.clock import SystemClock
-from submissions.driver import drive
+from submissions import services
+from submissions.driver import claims, drive
+from submissions.driver.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
 from tests.fixtures.factories import claim, make_batch, make_order

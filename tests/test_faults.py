@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from orders.models import Batch, Order
 from submissions import services
-from submissions.claims import SWEPT_NOTE
+from submissions.driver.claims import SWEPT_NOTE
 from submissions.models import Dispatcher
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service, valid_imei

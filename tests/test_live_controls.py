@@ -5,8 +5,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import controls, lease, limits
-from submissions.driver import Driver
+from submissions import controls
+from submissions.driver import Driver, lease, limits
 from submissions.models import Control, ControlChange, Dispatcher
 from tests.fixtures.factories import make_batch, make_order
 from tests.test_engine import ScriptedClient, run

@@ -22,7 +22,7 @@ can be flipped while it runs: `POST /_faults` with a JSON object (see FAULTS), o
 attribute. `GET /_stats` and `GET /_orders` let a test check what the provider saw and charged
 (`POST /_reset_peak` restarts the in-flight peak). It binds 127.0.0.1 only and never echoes
 the API key. Its time (latency, order ages, the rate window) comes from `clock`
-(submissions.clock.SystemClock by default): tests pass one they advance.
+(submissions.driver.clock.SystemClock by default): tests pass one they advance.
 """
 
 import json
@@ -42,7 +42,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from orders.imei import luhn_valid
-from submissions.clock import SystemClock
+from submissions.driver.clock import SystemClock
 
 from .data import CATALOGUE, completed_code
 

@@ -1,6 +1,6 @@
 """The batch page's priority control: low / normal / high share of the sending slots.
 
-Posts to `<id>/priority/`; the claim reads the priority at every claim (submissions/claims.py),
+Posts to `<id>/priority/`; the claim reads the priority at every claim (submissions/driver/claims.py),
 so it applies within a second. Needs the permission that pauses and cancels batches.
 """
 

@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch
-from submissions import breaker, controls
+from submissions import controls
 from submissions.alerts import OPERATOR_PAUSE_PREFIX
+from submissions.driver import breaker
 from submissions.models import ControlChange
 
 STOPPED = (

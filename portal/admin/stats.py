@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
-from submissions import breaker, controls, spend
+from submissions import controls, spend
+from submissions.driver import breaker
 from submissions.models import Dispatcher
 
 from .wording import for_operator

@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from orders.models import transitions_in_bulk
 
-from .. import claims, controls
+from .. import controls
+from . import claims
 from .ahead import CallWindow, ClaimedAhead
 from .calls import place
 

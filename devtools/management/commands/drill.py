@@ -30,9 +30,10 @@ from devtools.fakefusion.data import CATALOGUE
 from devtools.fakefusion.server import FakeFusion
 from orders.imei import with_check_digit
 from orders.models import Batch, Order, OrderEvent, Service
-from submissions import breaker, driver, services
+from submissions import driver, services
+from submissions.driver import breaker
+from submissions.driver.shutdown import group_is_gone
 from submissions.models import Dispatcher
-from submissions.shutdown import group_is_gone
 
 FUNDS = "Your account does not have enough funds to place this order."
 SCENARIOS = ("outage", "refusal", "sigterm", "sigterm-main", "kill9")

@@ -1,7 +1,7 @@
 """`manage.py qcluster`: django-q2's command, with a SIGTERM that lets the driver finish.
 
 It overrides django_q's command (this app is listed before django_q in INSTALLED_APPS). See
-submissions/shutdown.py for why and how.
+submissions/driver/shutdown.py for why and how.
 """
 
 import logging
@@ -12,7 +12,8 @@ from django.db import DatabaseError, connection
 from django_q.cluster import Cluster
 from django_q.management.commands import qcluster
 
-from submissions import exporter, health, shutdown
+from submissions import exporter, health
+from submissions.driver import shutdown
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 
 from orders.models import from_now
 
-from .models import Dispatcher
+from ..models import Dispatcher
 
 LEASE_SECONDS = 30
 

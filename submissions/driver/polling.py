@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from orders.models import Order, Polled, transitions_in_bulk
 
-from . import garbage
-from .provider.results import parse_result
+from .. import garbage
+from ..provider.results import parse_result
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ from django.db.models.functions import Now
 
 from orders.models import Batch, Order, from_now
 
-from . import calllog, garbage, limits, signals, spend
-from .models import Dispatcher
+from .. import garbage, signals, spend
+from ..models import Dispatcher
+from . import calllog, limits
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from django.db.models import Count, Sum
 
 from orders.models import Order
 
-from .provider import ProviderError
-from .provider.metrics import CALLS
+from ..provider import ProviderError
+from ..provider.metrics import CALLS
 
 log = logging.getLogger("submissions.calls")
 
