@@ -6,20 +6,17 @@ fields together and records an OrderEvent. See docs/architecture.md for the stat
 """
 
 import json
-import math
-import threading
 import uuid
-from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Q, Value
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
+
+from . import bulk
 
 
 class Service(models.Model):
@@ -402,7 +399,7 @@ class Order(models.Model):
         fields["status"] = new_status
         owned = Q(status__in=allowed) if any_claim else self._owned(allowed)
         matching = Order.objects.filter(owned, pk=self.pk).filter(where or Q())
-        queued = getattr(_bulk, "events", None)
+        queued = bulk.queued_events()
         if queued is not None:
             # Inside `transitions_in_bulk`: its transaction holds this UPDATE and its one
             # INSERT of every event at the end.
@@ -463,7 +460,10 @@ class Order(models.Model):
                 for pk, a in by_pk.items()
             }
             moved = moving.update(
-                **{name: cls.per_order(name, changes) for name in ("status", "remote_id", "cost")},
+                **{
+                    name: bulk.per_order(cls, name, changes)
+                    for name in ("status", "remote_id", "cost")
+                },
                 submitted_at=now,
                 next_poll_at=now,
                 lease_expires_at=None,
@@ -473,7 +473,7 @@ class Order(models.Model):
                 # Some were recorded already: this UPDATE stamped the ones it moved with `now`.
                 stamped = cls.objects.filter(pk__in=by_pk, submitted_at=now)
                 by_pk = {pk: by_pk[pk] for pk in stamped.values_list("pk", flat=True)}
-            save_events(
+            bulk.save_events(
                 [
                     a.order.event(a.order.status, placed[pk], a.raw, a.latency)
                     for pk, a in by_pk.items()
@@ -500,7 +500,8 @@ class Order(models.Model):
 
     def claim_event(self):
         """queued -> submitting, at the moment the claim read the order by the database's clock
-        (`claimable()`): the send order the refusal rule follows (submissions/driver/refusals.py)."""
+        (`claimable()`): the send order the refusal rule follows (submissions/driver/refusals.py).
+        """
         event = self.event(self.Status.QUEUED, self.Status.SUBMITTING, "")
         if getattr(self, "claimed_at", None) is not None:
             event.at = self.claimed_at
@@ -667,27 +668,16 @@ class Order(models.Model):
             moving = {pk: a for pk, a in moving.items() if current.get(pk) not in (None, a.status)}
             changes = {pk: a.changes(now) for pk, a in moving.items()}
             for names in {tuple(fields) for fields in changes.values()}:
-                cls.update_each({pk: f for pk, f in changes.items() if tuple(f) == names}, names)
-            save_events([a.order.event(current[pk], a.status, a.raw) for pk, a in moving.items()])
+                bulk.update_each(
+                    cls, {pk: f for pk, f in changes.items() if tuple(f) == names}, names
+                )
+            bulk.save_events(
+                [a.order.event(current[pk], a.status, a.raw) for pk, a in moving.items()]
+            )
         for pk, answer in moving.items():
             for name, value in changes[pk].items():
                 setattr(answer.order, name, value)
         return moved + [answer.order for answer in moving.values()]
-
-    @classmethod
-    def update_each(cls, changes, names):
-        """Write `{pk: {name: value}}` (the same `names` for each order): one prepared UPDATE,
-        its rows sent together. Only for rows this transaction has locked."""
-        fields = [cls._meta.get_field(name) for name in names]
-        quote = connection.ops.quote_name
-        assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-        sql = f"UPDATE {quote(cls._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"
-        rows = [
-            [field.get_db_prep_save(values[field.name], connection) for field in fields] + [pk]
-            for pk, values in changes.items()
-        ]
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
 
     def cancel(self, actor=None, detail="Cancelled before it was sent."):
         return self._move(
@@ -738,7 +728,9 @@ class Order(models.Model):
         now = timezone.now()
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                moved = cancel_queued_counted(batch_id, now)
+                moved = bulk.cancel_queued_counted(
+                    batch_id, now, cls.Status.QUEUED, cls.Status.CANCELLED
+                )
             else:  # SQLite's row triggers keep the counters, quickly enough
                 queued = cls.objects.filter(batch_id=batch_id, status=cls.Status.QUEUED)
                 moved = queued.update(status=cls.Status.CANCELLED, finished_at=now)
@@ -746,7 +738,7 @@ class Order(models.Model):
                 cancelled = cls.objects.filter(
                     batch_id=batch_id, status=cls.Status.CANCELLED, finished_at=now
                 )
-                insert_events_of(cancelled, cls.Status.QUEUED, detail, actor, now)
+                bulk.insert_events_of(cancelled, cls.Status.QUEUED, detail, actor, now)
         return moved
 
     def requeue(self, actor=None, include_unknown=False):
@@ -770,34 +762,6 @@ class Order(models.Model):
         )
 
     @classmethod
-    def per_order(cls, name, changes):
-        """An UPDATE's value of field `name` for each order, from `{pk: {name: value}}`.
-
-        One value for all, or a CASE on the id; an order without a value for `name` keeps its
-        own.
-        """
-        field = cls._meta.get_field(name)
-        values = {pk: fields[name] for pk, fields in changes.items() if name in fields}
-        if len(values) == len(changes) and len(set(values.values())) == 1:
-            return Value(next(iter(values.values())), output_field=field)
-        whens = [models.When(pk=pk, then=Value(value)) for pk, value in values.items()]
-        return models.Case(*whens, default=models.F(name), output_field=field)
-
-    @classmethod
-    def schedule_next_polls(cls, orders, now=None):
-        """Ask about these orders again later; older orders less often.
-
-        The interval grows with the order's age (a tenth of it, at most an hour) and is
-        rounded up to whole poll periods, so a chunk of 100 orders costs a few UPDATEs.
-        """
-        now = now or timezone.now()
-        ids_by_interval = defaultdict(list)
-        for order in orders:
-            ids_by_interval[poll_interval(now - (order.submitted_at or now))].append(order.pk)
-        for interval, ids in ids_by_interval.items():
-            cls.objects.filter(pk__in=ids).update(next_poll_at=now + interval)
-
-    @classmethod
     def claim(cls, orders, lease):
         """queued -> submitting for `orders`, all in one UPDATE; returns the claimed ones.
 
@@ -811,13 +775,13 @@ class Order(models.Model):
             moved = cls.objects.filter(pk__in=pks, status=cls.Status.QUEUED).update(
                 status=cls.Status.SUBMITTING,
                 claim_token=token,
-                lease_expires_at=from_now(lease),
+                lease_expires_at=bulk.from_now(lease),
                 attempts=models.F("attempts") + 1,
             )
             if moved < len(orders):
                 taken = set(cls.objects.filter(pk__in=pks, claim_token=token).values_list("pk"))
                 orders = [order for order in orders if (order.pk,) in taken]
-            save_events([o.claim_event() for o in orders])
+            bulk.save_events([o.claim_event() for o in orders])
         for order in orders:
             order.status, order.claim_token = cls.Status.SUBMITTING, token
             order.attempts += 1
@@ -901,93 +865,6 @@ class OrderEvent(models.Model):
         super().save(*args, **kwargs)
 
 
-_bulk = threading.local()
-
-
-@contextmanager
-def transitions_in_bulk():
-    """One transaction for many transitions: their events go in one INSERT at its end.
-
-    Each transition is still its own conditional UPDATE, in this transaction; an error
-    anywhere in the block rolls back all of it (no event is written without its UPDATE, and
-    no UPDATE without its event). On the driver's thread, it turns a commit (a WAL flush on
-    PostgreSQL), a savepoint and an INSERT per transition into one of each per group. The
-    block's events are not in the table until its end: move each order once per block. A
-    nested block is a savepoint with its own events: an error in it drops both.
-    """
-    outer = getattr(_bulk, "events", None)
-    with transaction.atomic():
-        _bulk.events = events = []
-        try:
-            yield
-        finally:
-            _bulk.events = outer
-        OrderEvent.objects.bulk_create(events)
-
-
-def cancel_queued_counted(batch_id, now):
-    """PostgreSQL: the UPDATE with the row triggers switched off (orders/migrations/0011: the
-    counters', and the spend ledger's, which writes nothing for queued -> cancelled), then the
-    two counter rows moved by its totals, 'cancelled' before 'queued' (the trigger's lock
-    order). Inside the caller's transaction."""
-    queued, cancelled = Order.Status.QUEUED, Order.Status.CANCELLED
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('orders.bulk_counts', 'on', true)")
-        cursor.execute(
-            "WITH moved AS (UPDATE orders_order SET status = %s, finished_at = %s "
-            "WHERE batch_id = %s AND status = %s RETURNING cost) "
-            "SELECT count(*), coalesce(sum(cost), 0) FROM moved",
-            [cancelled, now, batch_id, queued],
-        )
-        moved, cost = cursor.fetchone()
-        cursor.execute("SELECT set_config('orders.bulk_counts', 'off', true)")
-        if moved:
-            cursor.execute(
-                "INSERT INTO orders_batchstatuscount (batch_id, status, orders, cost) "
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (batch_id, status) DO UPDATE "
-                "SET orders = orders_batchstatuscount.orders + EXCLUDED.orders, "
-                "cost = orders_batchstatuscount.cost + EXCLUDED.cost",
-                [batch_id, cancelled, moved, cost],
-            )
-            cursor.execute(
-                "UPDATE orders_batchstatuscount SET orders = orders - %s, cost = cost - %s "
-                "WHERE batch_id = %s AND status = %s",
-                [moved, cost, batch_id, queued],
-            )
-    return moved
-
-
-def insert_events_of(orders, from_status, detail, actor, at):
-    """One event per order of `orders` (from `from_status` to its current status), written by
-    the database itself: INSERT ... SELECT, no row through Python."""
-    table = OrderEvent._meta.db_table
-    quote = connection.ops.quote_name
-    columns = ["order_id", "batch_id", "to_status", "from_status", "at", "detail", "actor_id"]
-    sql, params = orders.values_list("pk", "batch_id", "status").query.sql_with_params()
-    at_value = OrderEvent._meta.get_field("at").get_db_prep_save(at, connection)
-    constants = [from_status, at_value, detail, actor.pk if actor else None]
-    statement = (
-        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-        f"SELECT picked.*, %s, %s, %s, %s FROM ({sql}) picked"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*constants, *params])
-
-
-def save_events(events):
-    """Queue the events in the `transitions_in_bulk` block around, or insert them now."""
-    queued = getattr(_bulk, "events", None)
-    if queued is None:
-        OrderEvent.objects.bulk_create(events)
-    else:
-        queued.extend(events)
-
-
-def from_now(delta):
-    """The database's clock plus `delta`, for leases: hosts' clocks may disagree."""
-    return ExpressionWrapper(Now() + Value(delta, DurationField()), output_field=DateTimeField())
-
-
 class BatchStatusCount(models.Model):
     """How many orders of a batch are in one status, and their cost: what the pages read.
 
@@ -1009,12 +886,6 @@ class BatchStatusCount(models.Model):
 
     def __str__(self):
         return f"{self.batch_id} {self.status}: {self.orders}"
-
-
-def poll_interval(age):
-    period = settings.STATUS_POLL_SECONDS
-    seconds = min(max(period, age.total_seconds() / 10), 3600)
-    return timedelta(seconds=math.ceil(seconds / period) * period)
 
 
 def latency_ms(seconds):

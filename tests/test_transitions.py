@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
+from submissions.driver import polling
 from tests.fixtures.factories import claim, make_batch, make_order, polled, valid_imei
 
 S = Order.Status
@@ -183,7 +184,7 @@ def test_older_orders_are_polled_less_often(db, settings):
         submitted_at=now - timedelta(days=2),
     )  # fmt: skip
 
-    Order.schedule_next_polls([fresh, old, ancient], now=now)
+    polling.schedule_next_polls([fresh, old, ancient], now=now)
 
     waits = [Order.objects.get(pk=o.pk).next_poll_at - now for o in (fresh, old, ancient)]
     # A minute for a fresh order; a tenth of the age (18 min) for a 3-hour-old one; capped at 1 h.

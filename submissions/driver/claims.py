@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Now
 
-from orders.models import Batch, Order, from_now
+from orders.bulk import from_now
+from orders.models import Batch, Order
 
 from .. import garbage, signals, spend
 from ..models import Dispatcher

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from orders.models import from_now
+from orders.bulk import from_now
 
 from ..models import Dispatcher
 

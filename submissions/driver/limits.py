@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Now
 
-from orders.models import from_now
+from orders.bulk import from_now
 
 from .. import controls
 from ..models import Dispatcher

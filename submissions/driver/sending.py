@@ -10,7 +10,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from orders.models import transitions_in_bulk
+from orders.bulk import transitions_in_bulk
 
 from .. import controls
 from . import claims
