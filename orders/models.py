@@ -298,6 +298,14 @@ class Order(models.Model):
     NOT_PLACED_STATUSES = [Status.FAILED, Status.CANCELLED]
     # Where a failed placeorder call takes an order (an event's `to_status`).
     CALL_ERROR_STATUSES = [Status.QUEUED, *PROBLEM_STATUSES]
+    # Where any ended placeorder call takes an order (an event's `to_status`).
+    CALL_OUTCOME_STATUSES = [s for s in Status.values if s not in ("submitting", "cancelled")]
+    # The provider answered the call: placed, or refused as a duplicate.
+    ANSWERED_STATUSES = [*SENT_STATUSES, Status.DUPLICATE]
+    # A call on its way or a result to come: a driver still has work.
+    IN_HAND_STATUSES = [Status.SUBMITTING, *AWAITING_RESULT_STATUSES]
+    # The provider's final word on a placed order.
+    RESULT_STATUSES = [Status.COMPLETED, Status.REJECTED]
     # The provider's status words (getimeis, placeorder) and where they take an order.
     REMOTE_STATUSES = {
         "pending": Status.PENDING,
@@ -823,7 +831,7 @@ class Polled:
     def changes(self, now):
         """The order's fields once moved to `status`."""
         fields = {"status": self.status, "result_code": self.code}
-        if self.status in (Order.Status.COMPLETED, Order.Status.REJECTED):
+        if self.status in Order.RESULT_STATUSES:
             fields.update(finished_at=now, next_poll_at=None, **(self.parsed or {}))
             if self.status == Order.Status.REJECTED:
                 fields["last_error"] = f"Rejected by the provider: {self.code or 'no reason given'}"

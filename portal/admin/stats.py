@@ -32,7 +32,6 @@ FINISHED_SECONDS = 3600
 ERROR_GROUPS = 10
 CENT = Decimal("0.01")
 # Where a provider call (placeorder) can take an order: what it answered, or how it failed.
-CALL_OUTCOME_STATUSES = [s for s in Status.values if s not in (Status.SUBMITTING, Status.CANCELLED)]
 
 
 def status_counts(orders):
@@ -76,7 +75,7 @@ def call_events():
     """Events written when a placeorder call ended (answered or failed), with a latency."""
     return OrderEvent.objects.filter(
         from_status=Status.SUBMITTING,
-        to_status__in=CALL_OUTCOME_STATUSES,
+        to_status__in=Order.CALL_OUTCOME_STATUSES,
         latency_ms__isnull=False,
     )
 
@@ -135,7 +134,7 @@ def result_events(batch):
     return OrderEvent.objects.filter(
         batch=batch,
         from_status__in=Order.AWAITING_RESULT_STATUSES,
-        to_status__in=[Status.COMPLETED, Status.REJECTED],
+        to_status__in=Order.RESULT_STATUSES,
     )
 
 
@@ -191,7 +190,7 @@ def error_groups(batch, limit=ERROR_GROUPS):
 SEGMENTS = [
     ("completed", "completed", [Status.COMPLETED]),
     ("rejected", "rejected or duplicate", [Status.REJECTED, Status.DUPLICATE]),
-    ("failed", "failed or unknown", [Status.FAILED, Status.UNKNOWN]),
+    ("failed", "failed or unknown", Order.PROBLEM_STATUSES),
     ("cancelled", "cancelled", [Status.CANCELLED]),
 ]
 

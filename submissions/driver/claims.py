@@ -237,9 +237,8 @@ def work_remains():
     Two indexed questions: as one OR across the batch join it read the whole table (170-300 ms
     with 2,000,000 orders, at every housekeeping turn).
     """
-    open_statuses = [Order.Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES]
     queued = Order.objects.filter(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
-    return Order.objects.filter(status__in=open_statuses).exists() or queued.exists()
+    return Order.objects.filter(status__in=Order.IN_HAND_STATUSES).exists() or queued.exists()
 
 
 def pause_live_batches(note):
