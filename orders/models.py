@@ -32,7 +32,7 @@ class Service(models.Model):
     )
     active = models.BooleanField(default=True, help_text="Still listed by the provider.")
     synced_at = models.DateTimeField(null=True, blank=True)
-    # Spend (issue 23): the price list's word on rejected orders; the ledger refunds them.
+    # Spend: the price list's word on rejected orders; the ledger refunds them.
     refunds_rejected = models.BooleanField(
         "rejected orders refunded",
         default=False,
@@ -53,7 +53,7 @@ class Batch(models.Model):
         PAUSED = "paused", "Paused"
         CANCELLED = "cancelled", "Cancelled"
         DONE = "done", "Done"
-        # Spend (issue 23): its cost is over APPROVAL_THRESHOLD; nothing is sent until a
+        # Spend: its cost is over APPROVAL_THRESHOLD; nothing is sent until a
         # different staff member approves it (submissions/approval.py).
         AWAITING_APPROVAL = "awaiting", "Awaiting approval"
 
@@ -80,7 +80,7 @@ class Batch(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     paused_seconds = models.FloatField(default=0)
     resumed_at = models.DateTimeField(null=True, blank=True)
-    # Spend (issue 23): who approved a batch over APPROVAL_THRESHOLD (or rejected it), when.
+    # Spend: who approved a batch over APPROVAL_THRESHOLD (or rejected it), when.
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -162,7 +162,7 @@ class Batch(models.Model):
         allowed = [self.State.QUEUED, self.State.RUNNING, self.State.PAUSED]
         return self._move(allowed, self.State.CANCELLED, note=note, finished_at=timezone.now())
 
-    # -- spend (issue 23): four eyes above APPROVAL_THRESHOLD ----------------------------------
+    # -- spend: four eyes above APPROVAL_THRESHOLD ----------------------------------
 
     def await_approval(self, requested_by, note):
         """-> awaiting approval: an import or re-submit over the threshold, by `requested_by`."""
@@ -319,7 +319,7 @@ class Order(models.Model):
     imei = models.CharField("IMEI", max_length=15)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     remote_id = models.BigIntegerField("provider order id", null=True, blank=True)
-    placed_id_unknown = models.BooleanField(
+    placed_without_id = models.BooleanField(
         default=False,
         help_text="The provider holds this order but its id was lost (answer never received).",
     )
@@ -357,7 +357,7 @@ class Order(models.Model):
             ("resubmit_order", "Can re-submit failed orders"),
             ("export_order", "Can export orders"),
             ("cancel_batch", "Can pause, resume and cancel batches"),
-            # Spend (issue 23): the second pair of eyes on a batch over APPROVAL_THRESHOLD.
+            # Spend: the second pair of eyes on a batch over APPROVAL_THRESHOLD.
             ("approve_batch", "Can approve batches over the approval threshold"),
         ]
         indexes = [
@@ -521,7 +521,7 @@ class Order(models.Model):
         On a first send this is a plain duplicate: nothing was charged. After an earlier send
         whose answer was lost, it means that send was placed: charged once, id unknown.
         """
-        placed_before = self.placed_id_unknown or self.had_unknown_outcome()
+        placed_before = self.placed_without_id or self.had_unknown_outcome()
         error = (
             "Placed by an earlier send whose answer was lost: the provider holds this IMEI "
             "(charged once), but its order id and result are unknown."
@@ -533,7 +533,7 @@ class Order(models.Model):
             self.Status.DUPLICATE,
             detail=raw,
             latency=latency,
-            placed_id_unknown=placed_before,
+            placed_without_id=placed_before,
             cost=self.service.price if placed_before else Decimal("0"),
             finished_at=timezone.now(),
             lease_expires_at=None,
@@ -762,7 +762,7 @@ class Order(models.Model):
             actor=actor,
             # Once an order may have been placed, it stays so: a later `IMEI already exists!`
             # then means "charged once", whatever happened in between.
-            placed_id_unknown=self.placed_id_unknown or self.status == self.Status.UNKNOWN,
+            placed_without_id=self.placed_without_id or self.status == self.Status.UNKNOWN,
             attempts=0,
             next_attempt_at=None,
             finished_at=None,

@@ -423,7 +423,7 @@ STATEMENT_CONCURRENCY = env_int("STATEMENT_CONCURRENCY", 6, minimum=1, maximum=3
 STATEMENT_CALLS_PER_SECOND = env_int("STATEMENT_CALLS_PER_SECOND", 6, minimum=0)
 GARBAGE_PERCENT = env_int("GARBAGE_PERCENT", 20, minimum=1, maximum=100)
 GARBAGE_WINDOW = env_int("GARBAGE_WINDOW", 50, minimum=1, maximum=500)
-# Spend (issue 23, docs/spend.md), in USD, empty = none; the live controls page overrides them.
+# Spend (docs/spend.md), in USD, empty = none; the live controls page overrides them.
 # A claim takes only orders whose price fits under both caps; a batch costing more than
 # APPROVAL_THRESHOLD waits for a second person. STAFF_2FA: two-factor login for staff who can
 # move money (on unless DEBUG; `off` for the demo and tests).

@@ -91,7 +91,7 @@ class Control(OneRow, models.Model):
         default=False,
         help_text="No new order is sent; calls already in flight finish and are recorded.",
     )
-    # Spend (issue 23): empty = SPEND_CAP_DAILY, SPEND_CAP_MONTHLY, APPROVAL_THRESHOLD.
+    # Spend: empty = SPEND_CAP_DAILY, SPEND_CAP_MONTHLY, APPROVAL_THRESHOLD.
     spend_cap_daily = models.DecimalField(
         "daily spend cap", max_digits=12, decimal_places=2, null=True, blank=True,
         help_text="USD reserved or charged per day; empty = SPEND_CAP_DAILY.",
@@ -305,7 +305,7 @@ class ContractCheck(OneRow, models.Model):
         return "Provider contract canary"
 
 
-# -- spend (issue 23) ---------------------------------------------------------------------------
+# -- spend ---------------------------------------------------------------------------
 
 
 class SpendEntry(models.Model):

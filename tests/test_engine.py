@@ -166,7 +166,7 @@ def test_a_duplicate_answer_marks_a_first_send_duplicate_and_uncharged(order, en
     run(client, seconds=0.3)
 
     order.refresh_from_db()
-    assert (order.status, order.cost, order.placed_id_unknown) == (
+    assert (order.status, order.cost, order.placed_without_id) == (
         Order.Status.DUPLICATE,
         0,
         False,

@@ -194,7 +194,7 @@ def test_read_timeouts_make_orders_unknown_and_they_are_never_sent_again(
     services.resubmit_failed(batch.orders.all(), staff_user, include_unknown=True)
     wait_until_done(batch, 30)
     resent = Order.objects.filter(pk__in=unknown_ids)
-    assert set(resent.values_list("status", "placed_id_unknown")) == {(Status.DUPLICATE, True)}
+    assert set(resent.values_list("status", "placed_without_id")) == {(Status.DUPLICATE, True)}
     assert fake.stats()["orders_created"] == 30
 
 

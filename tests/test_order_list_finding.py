@@ -281,7 +281,7 @@ def test_the_order_page_shows_results_without_internals_or_save_buttons(staff_cl
 
 
 def test_the_order_page_warns_only_when_a_placed_orders_id_was_lost(staff_client, db):
-    order = make_order(status=S.DUPLICATE, placed_id_unknown=True)
+    order = make_order(status=S.DUPLICATE, placed_without_id=True)
 
     html = staff_client.get(f"{LIST}{order.pk}/change/").content.decode()
 

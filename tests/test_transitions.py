@@ -106,7 +106,7 @@ def test_a_duplicate_after_a_lost_answer_is_charged_once_with_its_id_unknown(db)
     order.mark_duplicate("<error>IMEI already exists!</error>")
 
     order.refresh_from_db()
-    assert (order.placed_id_unknown, order.cost) == (True, Decimal("0.08"))
+    assert (order.placed_without_id, order.cost) == (True, Decimal("0.08"))
 
 
 def test_retry_on_the_last_attempt_fails_instead(db, settings):
@@ -200,4 +200,4 @@ def test_a_re_submitted_order_that_may_have_been_placed_stays_marked_so(db):
     order.requeue()
 
     order.refresh_from_db()
-    assert (order.status, order.placed_id_unknown) == (Order.Status.QUEUED, True)
+    assert (order.status, order.placed_without_id) == (Order.Status.QUEUED, True)

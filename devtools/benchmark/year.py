@@ -36,7 +36,7 @@ SEED_SQL = [
     FROM generate_series(1, %(batches)s) AS d
     """,
     """
-    INSERT INTO orders_order (batch_id, service_id, imei, status, remote_id, placed_id_unknown,
+    INSERT INTO orders_order (batch_id, service_id, imei, status, remote_id, placed_without_id,
         attempts, last_error, created_at, submitted_at, finished_at, next_poll_at, cost,
         result_code, result_text, model_name, carrier, simlock, fmi, imei2, serial,
         gsma_status, purchase_date, applecare)

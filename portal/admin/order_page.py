@@ -95,7 +95,7 @@ class OrderPageMixin:
         """The id, or why there is none; only a lost id of a placed order is a warning."""
         if order.remote_id:
             return str(order.remote_id)
-        if order.placed_id_unknown and order.status in Order.MAY_BE_PLACED_STATUSES + [
+        if order.placed_without_id and order.status in Order.MAY_BE_PLACED_STATUSES + [
             Order.Status.DUPLICATE
         ]:
             return format_html(

@@ -104,7 +104,7 @@ class BatchAdmin(
 
     @admin.display(description="approval")
     def approval_display(self, batch):
-        """Who asked for approval, who approved (or rejected) it, when (issue 23)."""
+        """Who asked for approval, who approved (or rejected) it, when."""
         if batch.approved_by_id is None and batch.approval_requested_by_id is None:
             return "not needed" if batch.state != Batch.State.AWAITING_APPROVAL else "awaiting"
         asked = f"requested by {batch.approval_requested_by or batch.created_by}"

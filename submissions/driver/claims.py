@@ -56,7 +56,7 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         if free <= 0 or row.refused_account_wide:  # refused for the whole account: wait
             return Claimed(in_flight=in_flight)
         due = due_orders(free, by_batch)
-        due = spend.fit(due, row.db_now, spend_caps(live))  # issue 23: under every spend cap
+        due = spend.fit(due, row.db_now, spend_caps(live))  # under every spend cap
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
         claimed = Order.claim(due, lease) if due else []
         start_batches(claimed)

@@ -1,4 +1,4 @@
-"""`manage.py drill SCENARIO`: the full-size unattended-operation drills (issue 13's "Done when").
+"""`manage.py drill SCENARIO`: the full-size unattended-operation drills.
 
 Against the configured database (it must hold no orders), an in-process fake provider and a
 REAL `manage.py qcluster`, one batch of --orders orders:
