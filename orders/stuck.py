@@ -28,12 +28,16 @@ def parse_delivery_time(text, fallback=STUCK_FALLBACK):
 
 
 def stuck_condition(now=None):
-    """Q: created before now - 2 x its service's delivery time; one clause per distinct time."""
+    """Q: created (and, if re-submitted, re-submitted) before now - 2 x its service's delivery
+    time; one clause per distinct time. A re-submitted order's age counts from the re-submit,
+    not from its first, long-gone try."""
     now = now or timezone.now()
     by_limit = defaultdict(list)
     for service_id, delivery_time in Service.objects.values_list("id", "delivery_time"):
         by_limit[parse_delivery_time(delivery_time)].append(service_id)
     condition = Q(pk__in=[])
     for limit, ids in by_limit.items():
-        condition |= Q(service_id__in=ids, created_at__lt=now - 2 * limit)
+        cut = now - 2 * limit
+        fresh = Q(resubmitted_at__isnull=True) | Q(resubmitted_at__lt=cut)
+        condition |= Q(service_id__in=ids, created_at__lt=cut) & fresh
     return condition

@@ -6,6 +6,7 @@ named by `NAME_FILE` (for Docker or systemd credentials).
 """
 
 import os
+import re
 import tempfile
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from portal import errors
+from portal.logconfig import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -79,8 +83,12 @@ def env_list(name, default):
 
 
 DEBUG = env_bool("DEBUG")
-# The development key only serves the demo and the tests; `check --deploy` flags it.
-SECRET_KEY = env_str("SECRET_KEY", "django-insecure-development-key-set-SECRET_KEY")
+# The development key serves the demo (DEBUG on) only. With DEBUG off an unset SECRET_KEY
+# stops start-up: sessions and the cluster's signed tasks must not rest on a published key.
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-key-set-SECRET_KEY"
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -183,6 +191,33 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
+def database_instance_name(database):
+    """The database's name (an SQLite file's stem), as a Redis key part: two portals with
+    their own databases get their own queue and cache keys on one Redis database."""
+    name = str(database.get("NAME") or "")
+    if database["ENGINE"].endswith("sqlite3"):
+        name = Path(name).stem
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name) or "portal"
+
+
+# Names this deployment's django-q2 cluster (its broker queue, its signing salt, its stats keys)
+# and prefixes its cache keys, so deployments sharing a Redis database keep apart.
+INSTANCE_NAME = env_str("INSTANCE_NAME", database_instance_name(DATABASES["default"]))
+if not re.fullmatch(r"[A-Za-z0-9_.-]+", INSTANCE_NAME):
+    raise ImproperlyConfigured(
+        f"INSTANCE_NAME must be letters, digits, _ . -, not {INSTANCE_NAME!r}"
+    )
+# django-q2 reads Q_CLUSTER_NAME itself: a name other than the cluster's selects one of
+# Q_CLUSTER["ALT_CLUSTERS"] (queues within one site), which the portal has none of, so
+# django-q2 failed with a KeyError. Said here, by name, instead.
+Q_CLUSTER_NAME = os.environ.get("Q_CLUSTER_NAME", "").strip()
+if Q_CLUSTER_NAME and Q_CLUSTER_NAME != INSTANCE_NAME:
+    raise ImproperlyConfigured(
+        f"Q_CLUSTER_NAME ({Q_CLUSTER_NAME!r}) must be unset or equal INSTANCE_NAME "
+        f"({INSTANCE_NAME!r}): set INSTANCE_NAME to name the cluster"
+    )
+
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -190,6 +225,7 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["default"]["KEY_PREFIX"] = INSTANCE_NAME
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -256,6 +292,9 @@ if not DEBUG and env_bool("SECURE_COOKIES", False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A load balancer's probe and a Prometheus scrape come over plain HTTP from inside: answered,
+# not redirected to HTTPS (SecurityMiddleware matches the path without its leading slash).
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
 
 # The provider (GSM Fusion reseller API). See docs/provider-protocol in the README.
 GSM_FUSION_BASE_URL = env_str("GSM_FUSION_BASE_URL", "http://127.0.0.1:8765")
@@ -269,6 +308,8 @@ SUBMIT_CONCURRENCY = env_int("SUBMIT_CONCURRENCY", 30, minimum=1, maximum=500)
 SUBMIT_RATE_PER_MINUTE = env_int("SUBMIT_RATE_PER_MINUTE", 0, minimum=0)
 SUBMIT_MAX_ATTEMPTS = env_int("SUBMIT_MAX_ATTEMPTS", 5, minimum=1)
 STATUS_POLL_SECONDS = env_int("STATUS_POLL_SECONDS", 60, minimum=1)
+# How often an open page asks for its live figures (batch progress, the sending banner).
+PAGE_REFRESH_SECONDS = env_int("PAGE_REFRESH_SECONDS", 3, minimum=1, maximum=60)
 # How long one driver task claims new orders before it hands over to its successor.
 DRIVER_SECONDS = env_int("DRIVER_SECONDS", 120, minimum=5)
 
@@ -278,7 +319,7 @@ DRIVER_SECONDS = env_int("DRIVER_SECONDS", 120, minimum=5)
 # `retry` is above `timeout` as django-q2 requires.
 Q_TIMEOUT = DRIVER_SECONDS + 2 * GSM_FUSION_CONNECT_TIMEOUT + GSM_FUSION_READ_TIMEOUT + 60
 Q_CLUSTER = {
-    "name": "portal",
+    "name": INSTANCE_NAME,
     "workers": env_int("Q_WORKERS", 4, minimum=2),
     "recycle": 50,
     "timeout": Q_TIMEOUT,
@@ -302,31 +343,40 @@ else:
 LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "urllib3": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "django-q": {"level": env_str("Q_LOG_LEVEL", "WARNING")},
-    },
-}
+# gunicorn reads the same dict (portal/gunicorn_conf.py): its error and access lines too.
+LOGGING = logging_config(
+    LOG_FORMAT, env_str("LOG_LEVEL", "INFO"), env_str("Q_LOG_LEVEL", "WARNING")
+)
+
+# Metrics (docs/operations.md, "Metrics"). The web's /metrics (what the database says) answers
+# a scrape carrying `Authorization: Bearer <METRICS_TOKEN>`; unset, there is no /metrics. The
+# qcluster serves its provider calls on METRICS_ADDR:METRICS_PORT (0: off), summed over its
+# worker processes through PROMETHEUS_MULTIPROC_DIR, which prometheus-client reads itself (at
+# import): it is checked here so a typo stops start-up.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_PORT = env_int("METRICS_PORT", 0, minimum=0, maximum=65535)
+METRICS_ADDR = env_str("METRICS_ADDR", "127.0.0.1")
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR: {PROMETHEUS_MULTIPROC_DIR} is not a directory"
+    )
+if METRICS_PORT and not PROMETHEUS_MULTIPROC_DIR:
+    raise ImproperlyConfigured(
+        "METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR: the workers' calls are counted there"
+    )
+
+# Housekeeping (submissions/housekeeping.py, hourly and `manage.py cleanup`): uploads never
+# confirmed, django-q task results and closed alerts older than these are deleted.
+CLEANUP_UPLOAD_HOURS = env_int("CLEANUP_UPLOAD_HOURS", 24, minimum=1)
+CLEANUP_TASK_DAYS = env_int("CLEANUP_TASK_DAYS", 30, minimum=1)
+CLEANUP_ALERT_DAYS = env_int("CLEANUP_ALERT_DAYS", 180, minimum=1)
 
 # Health and alerts (docs/operations.md, "Health, alerts and live controls").
-# /health/ fails when no worker cluster has written its heartbeat for this long (the
-# every-minute tasks write it when idle), or when work waits and no driver was seen for
-# HEALTH_DRIVER_STALE_SECONDS (a running driver writes it every 2 s).
-HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 150, minimum=1)
+# /health/ fails when no worker cluster has written its heartbeat for this long (the qcluster's
+# main process beats every 15 s, the every-minute tasks too), or when work waits and no driver
+# was seen for HEALTH_DRIVER_STALE_SECONDS (a running driver writes it every 2 s).
+HEALTH_WORKER_STALE_SECONDS = env_int("HEALTH_WORKER_STALE_SECONDS", 45, minimum=1)
 HEALTH_DRIVER_STALE_SECONDS = env_int("HEALTH_DRIVER_STALE_SECONDS", 30, minimum=1)
 ALERT_EMAILS = env_list("ALERT_EMAILS", [])
 ALERT_PROVIDER_DOWN_SECONDS = env_int("ALERT_PROVIDER_DOWN_SECONDS", 180, minimum=1)
@@ -341,10 +391,21 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "imei-portal@localhost")
+# Unhandled exceptions (a 500) are mailed to ADMINS by Django, from SERVER_EMAIL.
+ADMINS = [(email, email) for email in env_list("ADMINS", [])]
+SERVER_EMAIL = env_str("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[IMEI portal] "
 # The results e-mail of a finished batch (portal/results_mail.py): the XLSX attached up to this
 # size, a link to it (on PORTAL_URL) above.
 RESULTS_MAIL_MAX_ATTACHMENT_BYTES = env_int("RESULTS_MAIL_MAX_ATTACHMENT_BYTES", 5_000_000)
+# The portal's address for links in mails (results, the alerts' link to the admin).
 PORTAL_URL = env_str("PORTAL_URL", "http://localhost:8000").rstrip("/")
+# Sentry, when SENTRY_DSN is set: unhandled exceptions of the web and the workers, with the
+# API key and IMEIs scrubbed from every event (portal/errors.py).
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+if SENTRY_DSN:
+    errors.init_sentry(SENTRY_DSN, SENTRY_ENVIRONMENT, secrets=[GSM_FUSION_API_KEY, SECRET_KEY])
 # Unattended operation (docs/architecture.md, "Unattended operation"). The circuit breaker opens
 # after BREAKER_THRESHOLD provider-wide failures in a row, then sends one probe after
 # BREAKER_FIRST_PROBE_SECONDS, doubling up to BREAKER_MAX_PROBE_SECONDS. Unknown orders are
@@ -362,7 +423,7 @@ STATEMENT_CONCURRENCY = env_int("STATEMENT_CONCURRENCY", 6, minimum=1, maximum=3
 STATEMENT_CALLS_PER_SECOND = env_int("STATEMENT_CALLS_PER_SECOND", 6, minimum=0)
 GARBAGE_PERCENT = env_int("GARBAGE_PERCENT", 20, minimum=1, maximum=100)
 GARBAGE_WINDOW = env_int("GARBAGE_WINDOW", 50, minimum=1, maximum=500)
-# Spend (issue 23, docs/spend.md), in USD, empty = none; the live controls page overrides them.
+# Spend (docs/spend.md), in USD, empty = none; the live controls page overrides them.
 # A claim takes only orders whose price fits under both caps; a batch costing more than
 # APPROVAL_THRESHOLD waits for a second person. STAFF_2FA: two-factor login for staff who can
 # move money (on unless DEBUG; `off` for the demo and tests).

@@ -1,4 +1,4 @@
-"""Two-factor login for staff who can move money (issue 23): TOTP, with recovery codes.
+"""Two-factor login for staff who can move money: TOTP, with recovery codes.
 
 With STAFF_2FA on (the default unless DEBUG), a staff member who may confirm imports, approve,
 re-submit or change the caps and live controls must confirm a one-time code after the

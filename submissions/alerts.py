@@ -5,6 +5,13 @@ from cron on another host, which still works when the whole cluster is dead). Ea
 is a small function returning a detail text while it holds, None when it does not. An alert
 opens when its condition starts to hold and closes when it stops; each is mailed once when it
 opens and once when it clears, to ALERT_EMAILS.
+
+One cause, one mail (as Alertmanager's inhibit rules): the failure rate and the orders with an
+unknown outcome follow from a provider outage, so they are held, neither opened nor mailed,
+while the provider is failing or its "Provider unreachable" alert is open, and for
+FAILURE_WINDOW after it cleared (the failure rate's window then holds only calls made after
+the outage, and reconciliation has settled the unknown orders). An alert already open when the
+outage began carries on as usual. The outage's recovery mail says what happened meanwhile.
 """
 
 import logging
@@ -36,6 +43,8 @@ class Condition:
     key: str
     title: str
     check: object  # now -> detail text while the condition holds, else None
+    follows_outage: bool = False  # held while the provider is out (see the module docstring)
+    settling: object = None  # now -> True while it may still turn out to follow an outage
 
 
 def provider_down(now):
@@ -67,6 +76,19 @@ def unknown_orders(now):
     if not count:
         return None
     return f"{count} orders in Unknown outcome: they may have been placed; decide about them."
+
+
+def unknown_orders_recent(now):
+    """Every unknown order became unknown less than ALERT_PROVIDER_DOWN_SECONDS ago.
+
+    A call cut off when the provider goes away makes its order unknown at once, before the
+    outage is recognised: such orders wait as long as "Provider unreachable" needs to open
+    (which then holds them), and reconciliation settles most of them meanwhile.
+    """
+    since = now - timedelta(seconds=settings.ALERT_PROVIDER_DOWN_SECONDS)
+    unknown = Order.objects.filter(status=Order.Status.UNKNOWN)
+    settled = unknown.exclude(events__to_status=Order.Status.UNKNOWN, events__at__gt=since)
+    return not settled.exists()
 
 
 def stuck_orders(now):
@@ -154,10 +176,16 @@ def contract_changed(now):
 CONDITIONS = [
     Condition("provider_down", "Provider unreachable", provider_down),
     Condition("batches_paused", "Batches paused by the portal", batches_paused_by_portal),
-    Condition("unknown_orders", "Orders with an unknown outcome", unknown_orders),
+    Condition(
+        "unknown_orders",
+        "Orders with an unknown outcome",
+        unknown_orders,
+        follows_outage=True,
+        settling=unknown_orders_recent,
+    ),
     Condition("stuck_orders", "Orders stuck", stuck_orders),
     Condition("no_worker", "No live worker while work waits", no_worker),
-    Condition("failure_rate", "Failure rate over the limit", failure_rate),
+    Condition("failure_rate", "Failure rate over the limit", failure_rate, follows_outage=True),
     Condition("spend", "Spend today over the limit", spend_today),
     Condition("spend_cap", "Spend cap reached: sending paused", spend_cap_reached),
     Condition("spend_cap_near", "Spend at 80 % of a cap", spend_cap_near),
@@ -168,12 +196,23 @@ CONDITIONS = [
 ]
 
 
+PROVIDER_DOWN = CONDITIONS[0].key
+
+
 def evaluate(now=None):
-    """Open, update or close one alert per condition, then send the mails due; {key: open}."""
+    """Open, update or close one alert per condition, then send the mails due; {key: open}.
+
+    The outage's own condition comes first, so its dependents see it already opened or closed.
+    """
     now = now or timezone.now()
     states = {}
+    outage = None  # asked once, and only when a dependent condition holds
     for condition in CONDITIONS:
         detail = condition.check(now)
+        if detail is not None and condition.follows_outage and not is_open(condition.key):
+            outage = outage_in_effect(now) if outage is None else outage
+            if outage or (condition.settling and condition.settling(now)):
+                detail = None  # held: nothing to open, nothing to mail
         states[condition.key] = detail is not None
         if detail is None:
             close(condition.key, now)
@@ -181,6 +220,19 @@ def evaluate(now=None):
             open_or_update(condition, detail, now)
     send_due_mails(now)
     return states
+
+
+def is_open(key):
+    return Alert.objects.filter(key=key, closed_at=None).exists()
+
+
+def outage_in_effect(now):
+    """The provider is failing, or its outage alert is open or cleared less than
+    FAILURE_WINDOW ago."""
+    recent = Q(closed_at=None) | Q(closed_at__gte=now - FAILURE_WINDOW)
+    if Alert.objects.filter(recent, key=PROVIDER_DOWN).exists():
+        return True
+    return health.provider_state(now).state in ("failing", "down")
 
 
 def open_or_update(condition, detail, now):
@@ -243,5 +295,28 @@ def mail_body(alert):
     lines = [alert.title, "", alert.detail, "", f"Opened: {alert.opened_at:%Y-%m-%d %H:%M:%S} UTC"]
     if alert.closed_at:
         lines.append(f"Cleared: {alert.closed_at:%Y-%m-%d %H:%M:%S} UTC")
-    lines += ["", "See the Alerts panel on the admin index."]
+        if alert.key == PROVIDER_DOWN:
+            lines += ["", "Meanwhile:", *outage_summary(alert)]
+    lines += ["", f"The portal: {settings.PORTAL_URL}/admin/ (the Alerts panel)."]
     return "\n".join(lines)
+
+
+def outage_summary(alert):
+    """What happened during the outage, read from the call events: the held alerts' figures.
+
+    The outage began before its alert opened (ALERT_PROVIDER_DOWN_SECONDS, plus up to an
+    evaluation's interval): the window reaches back twice that.
+    """
+    start = alert.opened_at - timedelta(seconds=2 * settings.ALERT_PROVIDER_DOWN_SECONDS)
+    calls = health.call_events(start).filter(at__lte=alert.closed_at)
+    failed = calls.filter(to_status__in=Order.CALL_ERROR_STATUSES).count()
+    became_unknown = calls.filter(to_status=Order.Status.UNKNOWN).values("order_id")
+    still_unknown = Order.objects.filter(pk__in=became_unknown, status=Order.Status.UNKNOWN)
+    waiting = Order.objects.filter(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
+    return [
+        f"- {failed} placeorder calls got no answer or an error from {start:%H:%M} to "
+        f"{alert.closed_at:%H:%M} UTC; nothing was failed or charged for a call without answer.",
+        f"- {became_unknown.count()} orders became Unknown outcome, {still_unknown.count()} still "
+        "are: reconciliation looks for them at the provider (an alert follows if they stay).",
+        f"- {waiting.count()} orders are queued in live batches and being sent.",
+    ]

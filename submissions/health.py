@@ -14,13 +14,12 @@ from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
 
-from . import breaker
+from .driver import breaker
 from .models import Dispatcher
 from .provider import ProviderError
 
 Status = Order.Status
 # A placeorder call that got an answer (orders placed, or the provider's duplicate answer).
-ANSWERED_STATUSES = [*Order.SENT_STATUSES, Status.DUPLICATE]
 # Dispatcher.last_error texts of calls the provider answered, with an error of its own (the
 # driver writes "<kind>: <message>"); any other last error is a call that got no answer.
 ANSWERED_ERROR_PREFIXES = tuple(
@@ -60,7 +59,7 @@ def call_events(since):
 
 def last_answer_at(since):
     """The latest answered placeorder call since `since` (one query on (to_status, at))."""
-    events = call_events(since).filter(to_status__in=ANSWERED_STATUSES)
+    events = call_events(since).filter(to_status__in=Order.ANSWERED_STATUSES)
     return events.order_by("-at").values_list("at", flat=True).first()
 
 
@@ -122,7 +121,7 @@ class WorkerState:
 def work_waiting():
     """claims.work_remains() as two index lookups: its OR across the batch join may scan every
     order when there is none, and /health/ is asked every few seconds."""
-    in_hand = [Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES]
+    in_hand = Order.IN_HAND_STATUSES
     if Order.objects.filter(status__in=in_hand).exists():
         return True
     queued = Order.objects.filter(status=Status.QUEUED, batch__state__in=Batch.LIVE_STATES)

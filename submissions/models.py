@@ -49,7 +49,7 @@ class Dispatcher(OneRow, models.Model):
     last_poll_at = models.DateTimeField(null=True, blank=True)
     # Written by the cluster (driver housekeeping, the every-minute tasks): /health/ reads it.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # The refusal rule's memory, shared by every driver (submissions/refusals.py): the streak
+    # The refusal rule's memory, shared by every driver (submissions/driver/refusals.py): the streak
     # of one refusal text in send order, and the account-wide refusal in force.
     refusal_text = models.TextField(blank=True)
     refusal_first_sent_at = models.DateTimeField(null=True, blank=True)
@@ -91,7 +91,7 @@ class Control(OneRow, models.Model):
         default=False,
         help_text="No new order is sent; calls already in flight finish and are recorded.",
     )
-    # Spend (issue 23): empty = SPEND_CAP_DAILY, SPEND_CAP_MONTHLY, APPROVAL_THRESHOLD.
+    # Spend: empty = SPEND_CAP_DAILY, SPEND_CAP_MONTHLY, APPROVAL_THRESHOLD.
     spend_cap_daily = models.DecimalField(
         "daily spend cap", max_digits=12, decimal_places=2, null=True, blank=True,
         help_text="USD reserved or charged per day; empty = SPEND_CAP_DAILY.",
@@ -169,7 +169,7 @@ class Alert(models.Model):
 
 
 class Breaker(OneRow, models.Model):
-    """The circuit breaker for provider-wide faults (see submissions/breaker.py): one row.
+    """The circuit breaker for provider-wide faults (see submissions/driver/breaker.py): one row.
 
     Closed while `opened_at` is empty. Kept in the database so that the next driver, the
     batch page and the admin index all see the same state.
@@ -305,7 +305,7 @@ class ContractCheck(OneRow, models.Model):
         return "Provider contract canary"
 
 
-# -- spend (issue 23) ---------------------------------------------------------------------------
+# -- spend ---------------------------------------------------------------------------
 
 
 class SpendEntry(models.Model):

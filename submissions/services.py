@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 
-from . import approval, audit, driver, polling
+from . import approval, audit, driver
+from .driver import polling
 
 
 def batch_created(batch, user=None, cost=None):
@@ -86,8 +87,7 @@ def cancel_batch(batch, actor):
         note = f"Cancelled by {actor} at {timezone.now():%Y-%m-%d %H:%M}."
         if not batch.cancel(note):
             return Cancelled(False, 0, 0)
-        queued = batch.orders.filter(status=Order.Status.QUEUED)
-        cancelled = sum(order.cancel(actor=actor) for order in queued)
+        cancelled = Order.cancel_queued(batch.pk, actor=actor)
         sent = batch.orders.filter(status__in=Order.MAY_BE_PLACED_STATUSES).count()
         detail = f"Batch {batch.pk} cancelled: {cancelled} queued orders, {sent} already sent."
         audit.record(actor, "cancel", detail)

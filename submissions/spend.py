@@ -1,4 +1,4 @@
-"""Spend that cannot run away: the ledger's totals and the caps a claim checks (issue 23).
+"""Spend that cannot run away: the ledger's totals and the caps a claim checks.
 
 The ledger (`SpendEntry`) is written by a database trigger on every order move that moves
 money (submissions/migrations/0011_spend_trigger.py); each line's delta also goes to a small
@@ -124,7 +124,7 @@ def fit(orders, now, in_force):
 
 def fold_now():
     """Fold under the dispatcher lock, outside a claim (the pages, the alerts)."""
-    from .claims import lock_dispatcher
+    from .driver.claims import lock_dispatcher
 
     with transaction.atomic():
         lock_dispatcher()

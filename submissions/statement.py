@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from orders.models import Order, OrderEvent, Service
 
-from . import reconcile, statement_read
+from . import statement_read
+from .driver import reconcile
 from .models import StatementLine, StatementRun
 from .provider import GsmFusionClient
 from .refunds import is_refunded

@@ -11,7 +11,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .clock import SystemClock
+from .driver.clock import SystemClock
 from .provider.client import MAX_IDS_PER_CALL
 
 log = logging.getLogger(__name__)

@@ -4,14 +4,16 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from . import alerts, canary, catalogue, driver, health, services, shutdown, statement
+from . import alerts, canary, catalogue, driver, health, services, statement
+from . import housekeeping as housekeeping_
+from .driver import shutdown
 
 
 def drive():
     """One bounded driver run (exits at once if another driver holds the lease).
 
     A SIGTERM meanwhile (a deploy) ends it early with every call in flight recorded; the
-    worker process then exits instead of waiting for more tasks (submissions/shutdown.py).
+    worker process then exits instead of waiting for more tasks (submissions/driver/shutdown.py).
     """
     with shutdown.stop_on_sigterm():
         summary = driver.drive()
@@ -39,6 +41,11 @@ def evaluate_alerts():
     """Every minute (see the migration's Schedule): open, clear and mail the alerts."""
     health.beat()
     return alerts.evaluate()
+
+
+def housekeeping():
+    """Every hour (see the migration's Schedule): delete old uploads, task results, alerts."""
+    return housekeeping_.run()
 
 
 def statement_yesterday():

@@ -43,7 +43,9 @@ def test_a_row_shows_source_service_state_progress_counts_cost_and_timing(staff_
 
     assert "monday.csv" in row and "Apple iPhone IMEI Carrier…" in row
     assert '<td class="field-state">Done</td>' in row
-    assert "width: 80.0%" in row and "Sent 100.0 %, final 80.0 % of 10 orders" in row
+    assert "seg-completed' style='width: 60.0%'" in row
+    assert "seg-failed' style='width: 20.0%'" in row
+    assert "Sent 100.0 %, final 80.0 % of 10 orders" in row
     assert '<td class="field-completed">6</td>' in row
     assert "<span class='health-bad'>2</span>" in row
     assert '<td class="field-open">2</td>' in row

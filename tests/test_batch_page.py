@@ -167,7 +167,14 @@ def test_a_cancelled_batch_counts_only_what_was_really_sent(staff_client, db):
     assert (data["sent"], data["sent_percent"], data["counts"]["cancelled"]) == (7, 7.0, 93)
     assert data["display"]["eta_send"] == "all sent"
     assert (data["cost_so_far"], data["cost_expected"]) == ("0.56", "0.56")
-    assert 'style="width: 7.0%"' in html and "93.0%" not in html
+    assert '<span data-progress="sent_percent">7.0 %</span>' in html
+    assert [(seg["name"], seg["count"], seg["width"]) for seg in data["segments"]] == [
+        ("completed", 7, 7.0),
+        ("rejected", 0, 0),
+        ("failed", 0, 0),
+        ("cancelled", 93, 93.0),
+    ]
+    assert 'class="bar-seg seg-cancelled" data-seg="cancelled" title="93 cancelled"' in html
 
 
 def test_it_never_shows_100_percent_while_one_order_is_open(staff_client, db):
@@ -253,11 +260,12 @@ def test_batch_page_shows_numbers_bars_and_links(staff_client, busy_batch):
     assert 'data-progress="count_completed">60<' in html
     assert 'data-progress="count_queued">15<' in html
     assert 'data-bar="sent"' in html and 'style="width: 80.0%"' in html
-    assert 'style="width: 70.0%"' in html
+    assert 'data-seg="completed" title="60 completed" style="width: 60.0%"' in html
+    assert 'data-seg="rejected" title="10 rejected or duplicate" style="width: 10.0%"' in html
     assert f'href="/admin/orders/batch/{busy_batch.pk}/export/"' in html
     assert f'data-url="/admin/orders/batch/{busy_batch.pk}/progress.json"' in html
     assert "portal/batch_progress.js" in html
-    assert "<svg class='status-chart'" in html and html.count("<polygon") == 5
+    assert "<svg class='status-chart'" in html and html.count("<polygon") == 6
 
 
 def test_batch_page_shows_the_state_and_note_of_a_paused_batch(staff_client, db):
@@ -349,7 +357,9 @@ def test_the_chart_fragment_is_served_for_the_live_redraw(
         response = staff_client.get(f"/admin/orders/batch/{busy_batch.pk}/chart/")
 
     html = response.content.decode()
-    assert html.startswith("<svg class='status-chart'") and html.count("<polygon") == 5
+    assert (
+        html.startswith("<svg class='status-chart'") and html.count("<polygon") == 6
+    )  # one per group
 
 
 def test_a_finished_batch_chart_is_kept_until_one_of_its_orders_moves(

@@ -55,7 +55,7 @@ def completed_orders(count):
     return batch
 
 
-def test_the_order_list_shows_each_order_on_one_line_with_its_results(staff_page, screenshot):
+def test_the_order_list_shows_each_orders_results_in_full(staff_page, screenshot):
     completed_orders(20)
 
     staff_page.goto("/admin/orders/order/")
@@ -63,8 +63,6 @@ def test_the_order_list_shows_each_order_on_one_line_with_its_results(staff_page
     rows = staff_page.locator("#result_list tbody tr")
     expect(rows).to_have_count(20)
     screenshot("order-list")
-    heights = {round(box["height"]) for box in (r.bounding_box() for r in rows.all())}
-    assert len(heights) == 1 and heights.pop() < 40, "every row is one line high"
     visible = staff_page.locator(".results").bounding_box()
     right_edge = visible["x"] + visible["width"]
     for column in ("carrier", "simlock_display", "fmi_display", "model_display", "cost_display"):
@@ -76,7 +74,10 @@ def test_the_order_list_shows_each_order_on_one_line_with_its_results(staff_page
     expect(staff_page.locator("h1")).to_have_text("Orders")
     expect(staff_page.locator("td.field-cost_display").first).to_have_text("$0.08")
     expect(staff_page.locator("td.field-service_display").first).to_have_text(
-        "Apple iPhone IMEI Car…"
+        "Apple iPhone IMEI Carrier + Simlock + FMI + WW + Activation Etc Hot Exclusive Checker"
+    )
+    expect(staff_page.locator("td.field-model_display").first).to_have_text(
+        "iPhone 14 Pro Max Deep Purple 256GB"
     )
 
 

@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, lease, limits
-from submissions.driver import Driver, drive, ensure
+from submissions.driver import Driver, claims, drive, ensure, lease, limits
 from submissions.driver.calls import Call
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder, ProviderError
@@ -167,7 +166,7 @@ def test_a_duplicate_answer_marks_a_first_send_duplicate_and_uncharged(order, en
     run(client, seconds=0.3)
 
     order.refresh_from_db()
-    assert (order.status, order.cost, order.placed_id_unknown) == (
+    assert (order.status, order.cost, order.placed_without_id) == (
         Order.Status.DUPLICATE,
         0,
         False,

@@ -13,8 +13,7 @@ from django.db import InternalError, OperationalError
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, lease
-from submissions.driver import Driver, drive
+from submissions.driver import Driver, claims, drive, lease
 from submissions.driver.calls import Call
 from submissions.models import Dispatcher
 from submissions.provider import PlacedOrder

@@ -14,9 +14,9 @@ from django.utils import timezone
 
 import submissions.driver
 from orders.models import Batch, Order
-from submissions import claims, services
-from submissions.clock import SystemClock
-from submissions.driver import drive
+from submissions import services
+from submissions.driver import claims, drive
+from submissions.driver.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
 from tests.fixtures.factories import claim, make_batch, make_order
@@ -75,7 +75,7 @@ def test_a_duplicate_after_not_created_retries_is_not_counted_as_charged(db):
     claimed.mark_duplicate("<error>IMEI already exists!</error>")
 
     order.refresh_from_db()
-    assert (order.status, order.attempts, order.cost, order.placed_id_unknown) == (
+    assert (order.status, order.attempts, order.cost, order.placed_without_id) == (
         S.DUPLICATE,
         3,
         Decimal("0"),
@@ -94,7 +94,7 @@ def test_a_duplicate_after_an_unknown_outcome_is_counted_as_charged_once(db, sta
     claimed.mark_duplicate("<error>IMEI already exists!</error>")
 
     order.refresh_from_db()
-    assert (order.status, order.cost, order.placed_id_unknown, order.last_error) == (
+    assert (order.status, order.cost, order.placed_without_id, order.last_error) == (
         S.DUPLICATE,
         Decimal("0.08"),
         True,

@@ -17,8 +17,8 @@ from django.utils import timezone
 import submissions.driver
 from orders.models import Batch, Order, OrderEvent
 from portal.admin.dashboard import spend_totals
-from submissions import claims, controls, lease, reconcile, refusals, shutdown
-from submissions.driver import Driver, ahead
+from submissions import controls
+from submissions.driver import Driver, ahead, claims, lease, reconcile, refusals, shutdown
 from submissions.models import Breaker
 from submissions.provider.answers import RemoteOrder
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei

@@ -7,8 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import claims, lease
-from submissions.driver import Driver
+from submissions.driver import Driver, claims, lease
 from tests.fixtures.factories import claim, make_batch
 from tests.test_engine import ScriptedClient
 

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from orders.models import Batch, Order
 from submissions import services
-from submissions.claims import SWEPT_NOTE
+from submissions.driver.claims import SWEPT_NOTE
 from submissions.models import Dispatcher
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service, valid_imei
@@ -194,7 +194,7 @@ def test_read_timeouts_make_orders_unknown_and_they_are_never_sent_again(
     services.resubmit_failed(batch.orders.all(), staff_user, include_unknown=True)
     wait_until_done(batch, 30)
     resent = Order.objects.filter(pk__in=unknown_ids)
-    assert set(resent.values_list("status", "placed_id_unknown")) == {(Status.DUPLICATE, True)}
+    assert set(resent.values_list("status", "placed_without_id")) == {(Status.DUPLICATE, True)}
     assert fake.stats()["orders_created"] == 30
 
 

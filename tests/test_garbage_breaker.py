@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from devtools.fakefusion.data import CATALOGUE, completed_code
 from orders.models import Batch, Order, Service
-from submissions import alerts, claims, garbage, polling
+from submissions import alerts, garbage
+from submissions.driver import claims, polling
 from submissions.models import Alert, ServiceHold
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch, make_service

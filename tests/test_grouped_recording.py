@@ -12,7 +12,7 @@ from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import Batch, Order, OrderEvent
-from submissions import polling
+from submissions.driver import polling
 from submissions.provider.answers import RemoteOrder
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
 from tests.test_exactly_once_driver import failed, new_driver, placed

@@ -1,5 +1,7 @@
-"""/health/: no login, JSON, 200 when the database, cache and worker cluster are fine, 503 not."""
+"""/health/: no login, only ok / degraded (200) or down (503), over plain HTTP too;
+/health/details/: the full report, for staff."""
 
+import logging
 import time
 from datetime import timedelta
 
@@ -9,7 +11,7 @@ from django.utils import timezone
 from orders.models import Batch, Order
 from portal import health as health_view
 from submissions import health
-from submissions.models import Breaker, Dispatcher
+from submissions.models import Breaker, Control, Dispatcher
 from tests.fixtures.factories import make_batch, make_order
 
 pytestmark = pytest.mark.django_db
@@ -21,29 +23,47 @@ def heartbeat(seconds_ago):
     )
 
 
-def test_it_answers_200_without_login_when_a_cluster_beats(client):
+def test_it_answers_200_ok_without_login_when_a_cluster_beats(client):
     heartbeat(5)
 
     response = client.get("/health/")
 
-    assert response.status_code == 200
-    body = response.json()
-    assert (body["status"], body["database"], body["cache"]) == ("ok", True, True)
-    assert body["workers"]["alive"] is True
-    assert body["workers"]["work_waiting_without_driver"] is False
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
     assert response["Cache-Control"].startswith("max-age=0")
 
 
-def test_it_answers_503_when_no_cluster_ever_beat(client):
+def test_anonymous_callers_get_the_status_alone(client, settings):
+    make_order(status=Order.Status.UNKNOWN, last_error="secret-ish 355473496054560")
+    Dispatcher.objects.create(
+        pk=1, last_error=f"Invalid API Key! {settings.GSM_FUSION_API_KEY}", heartbeat_at=None
+    )
+    Dispatcher.objects.update(last_error_at=timezone.now())
+
     response = client.get("/health/")
 
-    assert response.status_code == 503
-    assert response.json()["workers"] == {
-        "alive": False,
-        "heartbeat_at": None,
-        "work_waiting": False,
-        "work_waiting_without_driver": False,
-    }
+    assert (response.status_code, response.json()) == (503, {"status": "down"})
+
+
+def test_it_answers_over_plain_http_with_the_secure_settings_on(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    heartbeat(5)
+
+    assert client.get("/health/").status_code == 200
+    assert client.get("/admin/login/").status_code == 301  # everything else is redirected
+
+
+def test_it_answers_503_down_when_no_cluster_ever_beat(client, staff_client):
+    response = client.get("/health/")
+
+    assert (response.status_code, response.json()) == (503, {"status": "down"})
+
+
+def test_a_503_is_logged_as_a_warning_without_a_traceback(client, caplog):
+    with caplog.at_level(logging.INFO):
+        client.get("/health/")
+
+    logged = [(r.name, r.levelname, r.exc_info) for r in caplog.records]
+    assert logged == [("portal.health", "WARNING", None)]
 
 
 def test_it_answers_503_once_the_heartbeat_is_older_than_the_threshold(client, settings):
@@ -53,12 +73,19 @@ def test_it_answers_503_once_the_heartbeat_is_older_than_the_threshold(client, s
     assert client.get("/health/").status_code == 503
 
 
-def test_it_answers_503_when_work_waits_and_no_driver_was_seen(client, settings):
+def test_a_dead_cluster_is_seen_within_60_seconds_by_default(settings):
+    # The qcluster's main process beats every 15 s (BEAT_SECONDS): three beats missed.
+    from submissions.management.commands.qcluster import BEAT_SECONDS
+
+    assert (settings.HEALTH_WORKER_STALE_SECONDS, BEAT_SECONDS) == (45, 15)
+
+
+def test_it_answers_503_when_work_waits_and_no_driver_was_seen(staff_client, settings):
     settings.HEALTH_DRIVER_STALE_SECONDS = 30
     make_batch(orders=3, state=Batch.State.RUNNING)
-    heartbeat(45)  # the cluster beat 45 s ago (idle tasks), but no driver since
+    heartbeat(40)  # the cluster beat 40 s ago (alive), but no driver since
 
-    body = client.get("/health/")
+    body = staff_client.get("/health/details/")
 
     assert body.status_code == 503
     assert body.json()["workers"]["work_waiting_without_driver"] is True
@@ -67,34 +94,78 @@ def test_it_answers_503_when_work_waits_and_no_driver_was_seen(client, settings)
 def test_a_live_driver_lease_covers_the_moment_between_two_heartbeats(client, settings):
     settings.HEALTH_DRIVER_STALE_SECONDS = 30
     make_batch(orders=3, state=Batch.State.RUNNING)
-    heartbeat(45)
+    heartbeat(40)  # alive (45 s), but older than HEALTH_DRIVER_STALE_SECONDS
     Dispatcher.objects.update(driver_expires_at=timezone.now() + timedelta(seconds=20))
 
     assert client.get("/health/").status_code == 200
 
 
-def test_paused_work_is_not_work_waiting(client):
+def test_paused_work_is_not_work_waiting(staff_client):
     make_batch(orders=3, state=Batch.State.PAUSED)
     heartbeat(100)
 
-    assert client.get("/health/").json()["workers"]["work_waiting"] is False
+    assert staff_client.get("/health/details/").json()["workers"]["work_waiting"] is False
 
 
-def test_it_leaks_no_key_no_error_text_and_no_order_data(client, settings):
-    order = make_order(status=Order.Status.UNKNOWN, last_error="secret-ish 355473496054560")
-    Dispatcher.objects.create(
-        pk=1, last_error=f"Invalid API Key! {settings.GSM_FUSION_API_KEY}", heartbeat_at=None
+def test_it_is_degraded_but_200_while_the_provider_is_down(client, settings):
+    settings.ALERT_PROVIDER_DOWN_SECONDS = 60
+    now = timezone.now()
+    heartbeat(5)
+    Dispatcher.objects.update(
+        last_success_at=now - timedelta(hours=1),
+        last_error="transient: Could not connect: refused",
+        last_error_at=now - timedelta(seconds=5),
     )
-    Dispatcher.objects.update(last_error_at=timezone.now())
 
-    text = client.get("/health/").content.decode()
+    response = client.get("/health/")
 
-    assert settings.GSM_FUSION_API_KEY not in text
-    assert "Invalid API Key" not in text
-    assert order.imei not in text and "355473496054560" not in text
+    assert (response.status_code, response.json()) == (200, {"status": "degraded"})
 
 
-def test_a_failing_database_check_says_false_without_the_exception_text(client, monkeypatch):
+def test_it_is_degraded_while_the_breaker_is_open(client):
+    heartbeat(5)
+    Breaker.objects.create(pk=1, opened_at=timezone.now(), reason="HTTP 503")
+
+    assert client.get("/health/").json() == {"status": "degraded"}
+
+
+def test_it_is_degraded_while_sending_is_stopped(client):
+    heartbeat(5)
+    Control.objects.create(pk=1, sending_stopped=True)
+
+    assert client.get("/health/").json() == {"status": "degraded"}
+
+
+def test_details_need_a_staff_login(client):
+    response = client.get("/health/details/")
+
+    assert (response.status_code, response["Location"]) == (
+        302,
+        "/admin/login/?next=/health/details/",
+    )
+
+
+def test_details_show_staff_the_provider_host_the_error_text_and_the_queue(
+    staff_client, monkeypatch, settings
+):
+    heartbeat(1)
+    make_batch(orders=3, state=Batch.State.RUNNING)
+
+    def broken():
+        raise RuntimeError("connection to redis.internal refused")
+
+    broken.__name__ = "check_cache"
+    monkeypatch.setattr(health_view, "check_cache", broken)
+    body = staff_client.get("/health/details/").json()
+
+    assert (body["status"], body["cache"], body["database"]) == ("down", False, True)
+    assert body["errors"] == {"check_cache": "RuntimeError: connection to redis.internal refused"}
+    assert body["provider_host"] == "127.0.0.1"
+    assert body["orders"] == {"queued": 3, "submitting": 0, "pending": 0, "in_process": 0}
+    assert body["provider"]["state"] == "idle"
+
+
+def test_a_failing_database_check_is_down_without_the_exception_text(client, monkeypatch):
     heartbeat(1)
 
     def broken():
@@ -104,9 +175,7 @@ def test_a_failing_database_check_says_false_without_the_exception_text(client, 
     monkeypatch.setattr(health_view, "check_database", broken)
     response = client.get("/health/")
 
-    assert response.status_code == 503
-    assert response.json()["database"] is False
-    assert "hunter2" not in response.content.decode()
+    assert (response.status_code, response.json()) == (503, {"status": "down"})
 
 
 def test_it_answers_within_50_ms_with_work_in_the_tables(client):
@@ -212,14 +281,40 @@ def test_a_beat_creates_the_dispatcher_row_if_needed_and_updates_it_after():
     assert first is not None and Dispatcher.objects.get().heartbeat_at > first
 
 
-def test_it_reports_the_circuit_breaker_when_it_is_open(client, db):
+def test_details_report_the_circuit_breaker_when_it_is_open(staff_client):
     Breaker.objects.create(
         opened_at=timezone.now(),
         next_probe_at=timezone.now() + timedelta(seconds=20),
         reason="HTTP 503: try again later",
     )
 
-    provider = client.get("/health/").json()["provider"]
+    provider = staff_client.get("/health/details/").json()["provider"]
 
     assert provider["breaker"].startswith("Provider unreachable since ")
     assert provider["breaker"].endswith("0 orders waiting (HTTP 503: try again later)")
+
+
+def test_the_qcluster_main_process_beats_every_15_s_until_its_sentinel_exits():
+    from submissions.management.commands.qcluster import beat_while_alive
+
+    class Sentinel:
+        def __init__(self):
+            self.answers, self.waits, self.beats = [True, True, False], [], []
+
+        def is_alive(self):
+            return self.answers.pop(0)
+
+        def join(self, timeout):
+            self.waits.append(timeout)
+            beat = Dispatcher.objects.get().heartbeat_at
+            self.beats.append(timezone.now() - beat < timedelta(seconds=5))
+            Dispatcher.objects.update(heartbeat_at=None)  # each wait: a beat is due again
+
+    class Cluster:
+        sentinel = Sentinel()
+
+    heartbeat(300)
+    beat_while_alive(Cluster)
+
+    assert (Cluster.sentinel.waits, Cluster.sentinel.beats) == ([15, 15], [True, True])
+    assert Dispatcher.objects.get().heartbeat_at is None  # none after the sentinel exited

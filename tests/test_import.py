@@ -215,11 +215,11 @@ def test_the_import_permission_alone_is_enough_to_import(clerk_client, service):
     assert Batch.objects.get().created_by == user
 
 
-def test_the_upload_form_offers_the_service_of_the_last_batch(staff_client):
+def test_the_upload_form_chooses_no_service_even_after_an_expensive_batch(staff_client):
     make_service(id=1, title="Cheap checker")
     last = make_service(id=2, title="AT&T unlock", price=Decimal("25.00"))
     make_batch(service=last)
 
     form = staff_client.get("/admin/orders/order/import/").context["form"]
 
-    assert form["service"].value() == last.pk
+    assert form["service"].value() is None

@@ -165,11 +165,11 @@ def test_the_bad_rows_download_lists_each_bad_row_with_its_problem(staff_client,
         ["ROW", "VALUE", "PROBLEM"],
         [
             "7",
-            "353370080089458",
+            '="353370080089458"',  # Excel keeps the digits as text (not 3.53E+14)
             "fails the IMEI check digit (Luhn): expected check digit 1, not 8",
         ],
         ["502", "35A213021989030", "contains characters other than digits"],
-        ["1000", "3521302198903", "has 13 digits; an IMEI has 15"],
+        ["1000", '="3521302198903"', "has 13 digits; an IMEI has 15"],
     ]
 
 

@@ -5,8 +5,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions import controls, lease, limits
-from submissions.driver import Driver
+from submissions import controls
+from submissions.driver import Driver, lease, limits
 from submissions.models import Control, ControlChange, Dispatcher
 from tests.fixtures.factories import make_batch, make_order
 from tests.test_engine import ScriptedClient, run
@@ -91,7 +91,8 @@ def test_the_index_shows_the_effective_values_and_the_change_log(client, operato
 
     assert 'id="control-concurrency">5<' in html
     assert 'id="control-sending"><span class="health-bad">STOPPED by an operator' in html
-    assert "<td>op</td><td>concurrency</td><td>default &rarr; 5</td>" in html
+    assert "<td>op</td><td>Concurrency: the default → 5</td>" in html
+    assert "<td>op</td><td>Sending: on → stopped</td>" in html
     assert "Change the live controls" in html
 
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 from submissions import services
-from submissions.claims import SWEPT_NOTE
 from submissions.driver import ensure
+from submissions.driver.claims import SWEPT_NOTE
 from submissions.driver.sending import AHEAD_SHARE
 from submissions.models import Dispatcher
 from tests.fixtures.cluster import wait_for

@@ -1,9 +1,12 @@
-"""The README's production install, run for real: migrate, collectstatic, gunicorn with DEBUG
-off, and every stylesheet and script the admin pages reference is served.
+"""The README's production install, run for real: migrate, collectstatic, createsuperuser,
+gunicorn with its config and DEBUG off; every stylesheet and script the admin pages reference is
+served, /health/ says only its status, /metrics answers the token, and gunicorn's access lines
+are JSON.
 
 Also: every model change has its migration.
 """
 
+import json
 import os
 import re
 import secrets
@@ -24,10 +27,10 @@ from django.core.management import call_command
 PASSWORD = "admin-pass-123"
 TIMEOUT = 30  # seconds per request: generous, the machine may be busy with other tests
 
-SETUP = f"""
-from django.contrib.auth.models import User
+METRICS_TOKEN = secrets.token_urlsafe(32)
+
+SETUP = """
 from orders.models import Batch, Service
-User.objects.create_superuser("admin", "admin@example.com", "{PASSWORD}")
 service = Service.objects.create(id=1739, title="Apple iPhone IMEI", price="0.08")
 print(Batch.objects.create(service=service, state=Batch.State.RUNNING).pk)
 """
@@ -70,6 +73,8 @@ def production_env(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'production.sqlite3'}",
         "STATIC_ROOT": str(tmp_path / "static"),
         "LOG_LEVEL": "WARNING",
+        "LOG_FORMAT": "json",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     for name in ("REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE", "STATIC_HASHED"):
         env.pop(name, None)
@@ -77,6 +82,7 @@ def production_env(tmp_path):
 
 
 def manage(env, *args):
+    """`python manage.py *args` with `env`; its stdout."""
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=settings.BASE_DIR,
@@ -96,7 +102,10 @@ def gunicorn(tmp_path):
 
     def start(env):
         port = free_port()
-        command = [Path(sys.executable).parent / "gunicorn", "portal.wsgi", "-w", "2"]
+        command = [
+            Path(sys.executable).parent / "gunicorn",
+            *("-c", "python:portal.gunicorn_conf", "portal.wsgi", "-w", "2"),
+        ]
         log = open(tmp_path / "gunicorn.log", "ab")  # closed at teardown
         process = subprocess.Popen(
             [*command, "-b", f"127.0.0.1:{port}"],
@@ -163,6 +172,8 @@ def test_the_readme_production_install_serves_every_admin_asset(tmp_path, gunico
     env = production_env(tmp_path)
     manage(env, "migrate", "--noinput")
     manage(env, "collectstatic", "--noinput")
+    superuser = {"DJANGO_SUPERUSER_PASSWORD": PASSWORD, "DJANGO_SUPERUSER_EMAIL": "a@example.com"}
+    manage({**env, **superuser}, "createsuperuser", "--noinput", "--username", "admin")
     batch_id = manage(env, "shell", "--no-imports", "-c", SETUP).strip()
     base_url = gunicorn(env)
     session = requests.Session()
@@ -186,6 +197,23 @@ def test_the_readme_production_install_serves_every_admin_asset(tmp_path, gunico
     # Hashed by collectstatic's manifest, so it can be cached for ever.
     batch_assets = " ".join(assets_of(pages["batch"].text))
     assert re.search(r"/static/portal/batch_progress\.[0-9a-f]{12}\.js", batch_assets)
+
+    # No cluster runs here: down, and that is all a stranger learns.
+    health = requests.get(f"{base_url}/health/", timeout=TIMEOUT)
+    assert (health.status_code, health.json()) == (503, {"status": "down"})
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    metrics = session.get(f"{base_url}/metrics", headers=bearer, timeout=TIMEOUT)
+    assert metrics.status_code == 200
+    assert "portal_queued_orders 0.0" in metrics.text
+    assert requests.get(f"{base_url}/metrics", timeout=TIMEOUT).status_code == 401
+    access = [
+        json.loads(line)
+        for line in (tmp_path / "gunicorn.log").read_text().splitlines()
+        if '"gunicorn.access"' in line
+    ]
+    assert {"path": "/health/", "status": 503} in [
+        {"path": a["path"], "status": a["status"]} for a in access
+    ]
 
 
 def test_every_model_change_has_its_migration(db):

@@ -49,7 +49,7 @@ def test_unknown_orders_are_resubmitted_only_when_asked_and_flagged(orders, staf
     count = services.resubmit_failed(Order.objects.all(), staff_user, include_unknown=True)
 
     unknown = Order.objects.get(pk=orders[Order.Status.UNKNOWN].pk)
-    assert (count, unknown.status, unknown.placed_id_unknown) == (2, Order.Status.QUEUED, True)
+    assert (count, unknown.status, unknown.placed_without_id) == (2, Order.Status.QUEUED, True)
     assert unknown.events.last().detail == (
         "Re-submitted by an operator. The earlier send may have been placed; "
         "a duplicate answer will say so."

@@ -7,7 +7,7 @@ from openpyxl import load_workbook
 
 from orders.models import Batch, Order
 from portal import results_mail
-from submissions import claims
+from submissions.driver import claims
 from submissions.models import MailSetting
 from tests.fixtures.factories import make_batch, make_order, valid_imei
 

@@ -8,8 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 
 from orders.models import Batch, Order
-from submissions import approval, audit, claims, pricerise, services
+from submissions import approval, audit, pricerise, services
 from submissions.catalogue import sync_services
+from submissions.driver import claims
 from submissions.models import AuditRecord, PriceRise
 from tests.fixtures.factories import make_batch, make_service
 from tests.test_spend_caps import LEASE

@@ -8,7 +8,8 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from orders.models import Batch, Order, Placed
-from submissions import claims, controls, spend
+from submissions import controls, spend
+from submissions.driver import claims
 from submissions.models import SpendDay, SpendEntry
 from tests.fixtures.factories import make_batch, make_service, polled
 

@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from devtools.fakefusion.data import CATALOGUE
 from orders.models import Batch, Order, Service
-from submissions import alerts, polling, statement, statement_read
+from submissions import alerts, statement, statement_read
+from submissions.driver import polling
 from submissions.models import Alert, StatementLine, StatementRun
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import make_batch, make_service

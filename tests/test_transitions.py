@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
+from submissions.driver import polling
 from tests.fixtures.factories import claim, make_batch, make_order, polled, valid_imei
 
 S = Order.Status
@@ -105,7 +106,7 @@ def test_a_duplicate_after_a_lost_answer_is_charged_once_with_its_id_unknown(db)
     order.mark_duplicate("<error>IMEI already exists!</error>")
 
     order.refresh_from_db()
-    assert (order.placed_id_unknown, order.cost) == (True, Decimal("0.08"))
+    assert (order.placed_without_id, order.cost) == (True, Decimal("0.08"))
 
 
 def test_retry_on_the_last_attempt_fails_instead(db, settings):
@@ -183,7 +184,7 @@ def test_older_orders_are_polled_less_often(db, settings):
         submitted_at=now - timedelta(days=2),
     )  # fmt: skip
 
-    Order.schedule_next_polls([fresh, old, ancient], now=now)
+    polling.schedule_next_polls([fresh, old, ancient], now=now)
 
     waits = [Order.objects.get(pk=o.pk).next_poll_at - now for o in (fresh, old, ancient)]
     # A minute for a fresh order; a tenth of the age (18 min) for a 3-hour-old one; capped at 1 h.
@@ -199,4 +200,4 @@ def test_a_re_submitted_order_that_may_have_been_placed_stays_marked_so(db):
     order.requeue()
 
     order.refresh_from_db()
-    assert (order.status, order.placed_id_unknown) == (Order.Status.QUEUED, True)
+    assert (order.status, order.placed_without_id) == (Order.Status.QUEUED, True)

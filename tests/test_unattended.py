@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from submissions import breaker, reconcile, shutdown
-from submissions.clock import SystemClock
+from submissions.driver import breaker, reconcile, shutdown
+from submissions.driver.clock import SystemClock
 from submissions.driver.outcomes import OUTAGE_NOTE
 from submissions.models import Breaker
 from submissions.provider import GsmFusionClient

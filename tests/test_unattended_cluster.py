@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from devtools.fakefusion.data import CATALOGUE
 from orders.models import Batch, Order, OrderEvent
-from submissions import breaker, services
-from submissions.driver import ensure
+from submissions import services
+from submissions.driver import breaker, ensure
+from submissions.driver.reconcile import ABSENT, FOUND
+from submissions.driver.shutdown import group_is_gone
 from submissions.models import Breaker, Dispatcher
-from submissions.reconcile import ABSENT, FOUND
-from submissions.shutdown import group_is_gone
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service
 

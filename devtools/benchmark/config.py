@@ -20,7 +20,7 @@ PRESETS = {
         "jitter": 0.5,
         "concurrency": 100,
     },
-    # Sending against the in-memory thread pool at concurrency 50, 100 and 200 (issue 12).
+    # Sending against the in-memory thread pool at concurrency 50, 100 and 200.
     **{
         f"send{n}": {
             "orders": 4000,

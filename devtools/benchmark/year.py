@@ -26,17 +26,17 @@ PASTED = 1000
 SEED_SQL = [
     """
     INSERT INTO orders_batch (service_id, created_by_id, source_name, created_at, started_at,
-                              finished_at, state, note)
+                              finished_at, state, note, priority, paused_seconds)
     SELECT %(service)s, %(user)s, 'day-' || d || '.csv',
            now() - (%(batches)s - d) * interval '1 day',
            now() - (%(batches)s - d) * interval '1 day' + interval '1 minute',
            CASE WHEN d < %(batches)s
                 THEN now() - (%(batches)s - d) * interval '1 day' + interval '61 minutes' END,
-           CASE WHEN d < %(batches)s THEN 'done' ELSE 'running' END, ''
+           CASE WHEN d < %(batches)s THEN 'done' ELSE 'running' END, '', 'normal', 0
     FROM generate_series(1, %(batches)s) AS d
     """,
     """
-    INSERT INTO orders_order (batch_id, service_id, imei, status, remote_id, placed_id_unknown,
+    INSERT INTO orders_order (batch_id, service_id, imei, status, remote_id, placed_without_id,
         attempts, last_error, created_at, submitted_at, finished_at, next_poll_at, cost,
         result_code, result_text, model_name, carrier, simlock, fmi, imei2, serial,
         gsma_status, purchase_date, applecare)

@@ -23,7 +23,7 @@ Every fault switch can be flipped while it runs: `POST /_faults` with a JSON obj
 FAULTS), or set the attribute. `GET /_stats` and `GET /_orders` let a test check what the
 provider saw and charged (`POST /_reset_peak` restarts the in-flight peak). It binds
 127.0.0.1 only and never echoes the API key. Its time (latency, order ages, the rate window)
-comes from `clock` (submissions.clock.SystemClock by default): tests pass one they advance.
+comes from `clock` (submissions.driver.clock.SystemClock by default): tests pass one they advance.
 """
 
 import json
@@ -44,7 +44,7 @@ from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from orders.imei import luhn_valid
-from submissions.clock import SystemClock
+from submissions.driver.clock import SystemClock
 
 from .data import CATALOGUE, completed_code
 

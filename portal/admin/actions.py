@@ -50,12 +50,12 @@ def orders_of(batches):
 def resubmit_figures(orders):
     """`failed_count`, `failed_cost`, `unknown_count`, `unknown_cost`: one aggregate query."""
     aggregates = {}
-    for status in (Order.Status.FAILED, Order.Status.UNKNOWN):
+    for status in Order.PROBLEM_STATUSES:
         aggregates[f"{status}_count"] = Count("id", filter=Q(status=status))
         aggregates[f"{status}_cost"] = Sum("service__price", filter=Q(status=status))
     figures = {name: value or 0 for name, value in orders.aggregate(**aggregates).items()}
     # SQLite sums decimals as floats: round the costs to the cent for the page.
-    for status in (Order.Status.FAILED, Order.Status.UNKNOWN):
+    for status in Order.PROBLEM_STATUSES:
         figures[f"{status}_cost"] = Decimal(figures[f"{status}_cost"]).quantize(CENT)
     return figures
 

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
 from orders.models import Batch, Order
@@ -89,11 +89,14 @@ class BatchListColumns:
     @admin.display(description="progress")
     def progress(self, batch):
         f = batch.figures
+        parts = format_html_join(
+            "",
+            "<span class='mini-seg seg-{}' style='width: {}%'></span>",
+            ((seg["name"], seg["width"]) for seg in f["segments"]),
+        )
         return format_html(
-            "<span class='mini-bar' title='Sent {} %, final {} % of {} orders'>"
-            "<span class='mini-fill' style='width: {}%'></span></span> {} %",
-            f["sent_percent"], f["final_percent"], count(f["total"]),
-            f["final_percent"], f["final_percent"],
+            "<span class='mini-bar' title='Sent {} %, final {} % of {} orders'>{}</span> {} %",
+            f["sent_percent"], f["final_percent"], count(f["total"]), parts, f["final_percent"],
         )  # fmt: skip
 
     @admin.display(description="completed")

@@ -7,6 +7,7 @@ seconds and updates them in place (no reload).
 
 from datetime import datetime
 
+from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -16,8 +17,6 @@ from orders.models import Batch, Order
 
 from .charts import status_chart
 from .stats import batch_counts, batch_progress, order_list_url
-
-POLL_SECONDS = 3
 
 
 def format_duration(seconds):
@@ -56,12 +55,30 @@ def rate_text(rate, progress):
 
 
 def eta_text(seconds, remaining, progress, none_left):
-    """An ETA only where it means something: running, something left, a rate measured."""
+    """An ETA only where it means something: running and sending, something left, a rate
+    measured."""
     if remaining == 0:
         return none_left
+    if held(progress):
+        return "none while sending is stopped"
     if progress["state"] != "running":
         return "—" if progress["finished_at"] else f"{progress['state_label'].lower()}"
     return "measuring…" if seconds is None else f"about {format_duration(seconds)}"
+
+
+def held(progress):
+    """A live batch that sends nothing now: "Stop all sending", the provider down or a spend
+    cap reached (`provider` says which)."""
+    live = progress["state"] in ("queued", "running")
+    return live and (progress["sending_stopped"] or bool(progress["provider"]))
+
+
+def state_text(progress):
+    """'Running', or 'Running, sending stopped' while nothing goes out."""
+    if not held(progress):
+        return progress["state_label"]
+    why = "sending stopped" if progress["sending_stopped"] else "sending held"
+    return f"{progress['state_label']}, {why}"
 
 
 def when_text(progress):
@@ -86,6 +103,7 @@ def progress_display(progress):
         open=format_int(progress["open"]),
         sent_percent=f"{progress['sent_percent']:.1f} %",
         final_percent=f"{progress['final_percent']:.1f} %",
+        **{f"seg_{seg['name']}": format_int(seg["count"]) for seg in progress["segments"]},
         throughput=rate_text(progress["throughput_per_minute"], progress),
         results_rate=rate_text(progress["results_per_minute"], progress),
         latency_p50=format_ms(progress["latency_p50_ms"]),
@@ -98,7 +116,7 @@ def progress_display(progress):
         when=when_text(progress),
         cost_so_far=f"${progress['cost_so_far']}",
         cost_expected=f"${progress['cost_expected']}",
-        state=progress["state_label"],
+        state=state_text(progress),
         note=progress["note"],
         provider=progress["provider"],
         updated_at=local_time(progress["updated_at"]),
@@ -143,7 +161,7 @@ def batch_page_context(batch):
         "status_rows": status_rows(payload, batch),
         "links": batch_links(batch),
         "chart": status_chart(batch, payload["counts"]),
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": settings.PAGE_REFRESH_SECONDS,
     }
 
 

@@ -23,10 +23,11 @@ GROUPS = [
     ("completed", "Completed", "#2e7d32", [Status.COMPLETED]),
     (
         "problem",
-        "Rejected, failed, unknown, duplicate, cancelled",
+        "Rejected, failed, unknown, duplicate",
         "#c62828",
-        [Status.REJECTED, *Order.PROBLEM_STATUSES, Status.DUPLICATE, Status.CANCELLED],
+        [Status.REJECTED, *Order.PROBLEM_STATUSES, Status.DUPLICATE],
     ),
+    ("cancelled", "Cancelled", "#6d4c41", [Status.CANCELLED]),
     ("waiting", "Sent, awaiting result", "#f9a825", Order.AWAITING_RESULT_STATUSES),
     ("sending", "Sending", "#1565c0", [Status.SUBMITTING]),
     ("queued", "Queued", "#9e9e9e", [Status.QUEUED]),

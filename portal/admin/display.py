@@ -15,6 +15,8 @@ from django.utils.text import Truncator
 
 from orders.models import OrderEvent
 
+from .wording import for_operator, looks_raw
+
 SHORT_NOTE_CHARS = 120
 SHORT_SERVICE_CHARS = 22
 # Provider text folded away: a summary line, the whole text (escaped) on a click.
@@ -35,10 +37,15 @@ def html_to_text(markup):
     return html.unescape(strip_tags(text)).strip()
 
 
+def plain_service_title(title):
+    """'Apple iPhone IMEI Carrier + Simlock ... Hot Exclusive Checker' for
+    '10-7.1# Apple iPhone ... 🔥Hot Exclusive Checker🔥': the menu code and emoji dropped."""
+    return " ".join(NOT_TEXT.sub(" ", MENU_CODE.sub("", title)).split()) or title
+
+
 def short_service_title(title, limit=SHORT_SERVICE_CHARS):
     """'Apple iPhone IMEI Carrier + Simlock…' for '10-7.1# Apple iPhone ... 🔥Hot ...🔥'."""
-    text = " ".join(NOT_TEXT.sub(" ", MENU_CODE.sub("", title)).split())
-    return Truncator(text or title).chars(limit)
+    return Truncator(plain_service_title(title)).chars(limit)
 
 
 def money(amount):
@@ -119,10 +126,13 @@ class TimelineInline(admin.TabularInline):
     def latency(self, event):
         return "" if event.latency_ms is None else f"{event.latency_ms / 1000:.1f} s"
 
-    @admin.display(description="provider answer or error")
+    @admin.display(description="what happened")
     def answer(self, event):
-        """Folded: the first line shows, the whole raw answer opens on a click."""
+        """In operators' words; the provider's raw answer folded behind "details"."""
         if not event.detail:
             return ""
-        first = Truncator(event.detail.splitlines()[0] if event.detail.strip() else "").chars(70)
+        if looks_raw(event.detail):
+            return format_html(FOLDED, "The provider's answer (details)", event.detail)
+        said = for_operator(event.detail)
+        first = Truncator(said.splitlines()[0] if said.strip() else "").chars(70)
         return format_html(FOLDED, first, event.detail)

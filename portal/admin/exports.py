@@ -8,11 +8,13 @@ rows stream in chunks with constant memory, in the vendor's exact column order.
 UTF-8 with a BOM: without it Excel on Windows reads the file as ANSI and mangles the emoji of
 service titles; with it Excel, LibreOffice and Python's `utf-8-sig` all read it right.
 
-XLSX has the same columns and cells, every cell a string (so an IMEI never turns into
-3.52E+14 and no cell is ever a formula; `=`, `+`, `-`, `@` stay as typed, as text, not escaped
-with a quote as in the CSV). openpyxl's write-only mode writes the rows to a temporary file as
-they are read, then the workbook into a spooled temporary file (in memory up to 1 MB, on disk
-beyond), which FileResponse streams back: memory stays flat for any number of orders.
+XLSX has the same columns: CREDITS a number (shown as dollars) and ORDER DATE a date, so that
+they sum and sort; every other cell a string (so an IMEI never turns into 3.52E+14 and no cell
+is ever a formula; `=`, `+`, `-`, `@` stay as typed, as text, not escaped with a quote as in
+the CSV). The header row is frozen and the columns have widths. openpyxl's write-only mode
+writes the rows to a temporary file as they are read, then the workbook into a spooled
+temporary file (in memory up to 1 MB, on disk beyond), which FileResponse streams back: memory
+stays flat for any number of orders.
 
 Any order list can be exported as it is filtered: `/admin/orders/order/export.csv?<the
 list's query>` (and `.xlsx`) build the changelist's own queryset from the same parameters.
@@ -68,6 +70,11 @@ XLSX_SHEET = "Advanced Export"
 # XML 1.0 has no place for these control characters: they are dropped from cell text.
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 FORMATS = ("csv", "xlsx")
+CREDITS, ORDER_DATE = HEADER.index("CREDITS"), HEADER.index("ORDER DATE")
+MONEY_FORMAT = '"$"#,##0.00'
+DATE_FORMAT = "yyyy-mm-dd h:mm:ss"
+# Characters wide, in HEADER's order: the service title and the code are the long ones.
+XLSX_WIDTHS = [48, 17, 10, 12, 60, 17, 24, 14, 34, 8, 19, 40]
 
 
 def escape_formula(value):
@@ -134,13 +141,28 @@ def text_cells(sheet, values):
     return cells
 
 
+def xlsx_row(sheet, order):
+    """The order's cells: text, but CREDITS a number and ORDER DATE a date (local time)."""
+    cells = text_cells(sheet, order_cells(order))
+    cells[CREDITS] = WriteOnlyCell(sheet, float(order.cost))
+    cells[CREDITS].number_format = MONEY_FORMAT
+    if order.submitted_at is not None:
+        local = timezone.localtime(order.submitted_at).replace(tzinfo=None, microsecond=0)
+        cells[ORDER_DATE] = WriteOnlyCell(sheet, local)
+        cells[ORDER_DATE].number_format = DATE_FORMAT
+    return cells
+
+
 def xlsx_file(orders):
     """The workbook in a temporary file, rewound, reading the orders 2,000 at a time."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(XLSX_SHEET)
+    sheet.freeze_panes = "A2"
+    for column, width in zip("ABCDEFGHIJKL", XLSX_WIDTHS, strict=True):
+        sheet.column_dimensions[column].width = width
     sheet.append(text_cells(sheet, HEADER))
     for order in orders.select_related("service").iterator(chunk_size=2000):
-        sheet.append(text_cells(sheet, order_cells(order)))
+        sheet.append(xlsx_row(sheet, order))
     file = tempfile.SpooledTemporaryFile(max_size=XLSX_IN_MEMORY_BYTES)
     book.save(file)
     file.seek(0)

@@ -7,7 +7,7 @@ DISTINCT over the whole orders table, which grows by up to 30,000 rows a week.
 import re
 from datetime import date, datetime, time, timedelta
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.cache import cache
 from django.db.models import Count, Q, Subquery
@@ -196,21 +196,35 @@ class DateRangeFilter(admin.DateFieldListFilter):
         start = self.used_parameters.pop(self.lookup_kwarg_from, None)
         end = self.used_parameters.pop(self.lookup_kwarg_to, None)
         queryset = super().queryset(request, queryset)
-        if start:
-            queryset = queryset.filter(**{f"{self.field_path}__gte": local_midnight(start[-1])})
-        if end:
-            until = local_midnight(end[-1]) + timedelta(days=1)
-            queryset = queryset.filter(**{f"{self.field_path}__lt": until})
+        try:
+            if start:
+                since = local_midnight(start[-1])
+                queryset = queryset.filter(**{f"{self.field_path}__gte": since})
+            if end:
+                until = local_midnight(end[-1], days_after=1)
+                queryset = queryset.filter(**{f"{self.field_path}__lt": until})
+        except IncorrectLookupParameters as exc:
+            # The admin answers a bad lookup by showing the whole list (its "?e=1"): say why.
+            messages.error(request, f"The date filter was not applied: {exc}.")
+            raise
         return queryset
 
 
-def local_midnight(text):
-    """The start of a `YYYY-MM-DD` day in the current time zone; a bad date is a bad lookup."""
+def local_midnight(text, days_after=0):
+    """The start of a `YYYY-MM-DD` day (plus `days_after`) in the current time zone.
+
+    A bad date, or one whose day after cannot be represented (9999-12-31 + 1), is a bad lookup.
+    """
     try:
-        day = date.fromisoformat(text)
+        day = date.fromisoformat(text) + timedelta(days=days_after)
     except ValueError as exc:
         raise IncorrectLookupParameters(f"{text!r} is not a date (YYYY-MM-DD)") from exc
-    return timezone.make_aware(datetime.combine(day, time.min))
+    except OverflowError as exc:
+        raise IncorrectLookupParameters(f"{text!r} is out of range") from exc
+    try:
+        return timezone.make_aware(datetime.combine(day, time.min))
+    except OverflowError as exc:  # a year-1 day moved across the time zone
+        raise IncorrectLookupParameters(f"{text!r} is out of range") from exc
 
 
 ORDER_FILTERS = [

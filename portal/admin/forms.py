@@ -15,6 +15,7 @@ from orders.models import Batch, Service
 
 from .display import money
 from .importing import pasted_file
+from .kept import KeptFileGone, take_kept
 
 CHECK_AGAIN_HELP = (
     "Also send IMEIs that already have an order for this service (one not cancelled or "
@@ -85,11 +86,9 @@ class BatchImportForm(ImportForm):
         self.fields["import_file"].required = False
         self.fields["service"].choices = service_choices()
         # portal/static/portal/service_search.js adds a filter box above the list.
+        # No service is chosen for the operator (an unlock costs up to $110 an IMEI): only
+        # what they chose in this form, kept by "Change" on the confirm page.
         self.fields["service"].widget.attrs.update({"class": "service-select", "size": 8})
-        # Most uploads are for the service of the last batch: offer it first.
-        last = Batch.objects.filter(service__active=True).order_by("-created_at").first()
-        if last is not None:
-            self.fields["service"].initial = last.service_id
 
     def clean_format(self):
         return "0"  # the only format: orders.resources.IMEIFile
@@ -105,18 +104,31 @@ class BatchImportForm(ImportForm):
         return upload
 
     def clean(self):
-        """A file or pasted IMEIs; pasted ones become an upload named for staff to spot."""
+        """A file, pasted IMEIs or the file kept from the last check (`kept_file`, see
+        portal/admin/kept.py); pasted ones become an upload named for staff to spot."""
         cleaned = super().clean()
         upload, text = cleaned.get("import_file"), cleaned.get("imei_text")
+        kept = self.data.get("kept_file", "") if not (upload or text) else ""
         if "import_file" in self.errors:
             return cleaned
         if upload and text:
             raise forms.ValidationError("Choose a file or paste IMEIs, not both.")
-        if not upload and not text:
+        if kept:
+            cleaned["import_file"] = self.kept_upload(kept)
+        elif not upload and not text:
             raise forms.ValidationError("Choose a file or paste IMEIs.")
         if text:
             cleaned["import_file"] = self.pasted_upload(text)
         return cleaned
+
+    def kept_upload(self, token):
+        try:
+            return take_kept(token)
+        except KeptFileGone:
+            raise forms.ValidationError(
+                "The file checked before is no longer kept (it was used or has expired). "
+                "Choose it again."
+            ) from None
 
     def pasted_upload(self, text):
         data = pasted_file(text)

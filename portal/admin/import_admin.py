@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import os
+from urllib.parse import urlencode
 from uuid import uuid4
 
 from django.conf import settings
@@ -29,6 +30,7 @@ from import_export.tmp_storages import TempFolderStorage
 from .exports import escape_formula
 from .forms import BatchImportForm, ConfirmBatchImportForm
 from .importing import ImportFileError, check_rows
+from .kept import kept_name, kept_token
 from .resources import IMEIFile, OrderImportResource, format_money
 
 logger = logging.getLogger(__name__)
@@ -93,18 +95,31 @@ class OrderImportMixin(ImportMixin):
         bad_rows = path("import/bad-rows/", view, name="orders_order_import_bad_rows")
         return [bad_rows, *super().get_urls()]
 
+    def get_import_form_initial(self, request):
+        """What "Change" on the confirm page brings back: the service and "check again"."""
+        wanted = {"service": request.GET.get("service"), "check_again": request.GET.get("again")}
+        return {name: value for name, value in wanted.items() if value}
+
     def import_action(self, request, **kwargs):
         """The upload step; for a file with bad rows, also the valid-rows-only confirm."""
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None) or {}
         context["title"] = "Import a batch"
         result, form = context.get("result"), context.get("form")
+        stored = stored_upload(form)
+        if stored is not None:
+            token = kept_token(*stored)
+            context.update(kept_file=token, kept_name=stored[1])
+            if context.get("confirm_form") is not None:
+                context["change_url"] = change_url(self.import_url(), token, form)
+        elif request.method == "GET" and kept_name(request.GET.get("kept", "")):
+            context.update(kept_file=request.GET["kept"], kept_name=kept_name(request.GET["kept"]))
+        if stored is not None and result is not None and result.checked.problem_count:
+            context["bad_rows_url"] = bad_rows_url(stored[0])
         if result is not None and getattr(result, "valid_rows_only", False):
             valid_rows_form = self.create_confirm_form(request, import_form=form)
             valid_rows_form.initial["skip_bad_rows"] = True
-            stored = form.cleaned_data["import_file"].tmp_storage_name
             context["valid_rows_form"] = valid_rows_form
-            context["bad_rows_url"] = bad_rows_url(stored)
         return response
 
     def bad_rows_view(self, request):
@@ -191,6 +206,22 @@ class OrderImportMixin(ImportMixin):
         return reverse("admin:orders_order_import", current_app=self.admin_site.name)
 
 
+def stored_upload(form):
+    """(stored name, the file's own name) of the upload this form checked, or None."""
+    checked = form is not None and form.is_bound and not form.errors
+    upload = form.cleaned_data.get("import_file") if checked else None
+    stored = getattr(upload, "tmp_storage_name", None)
+    return None if stored is None else (stored, upload.name)
+
+
+def change_url(import_url, token, form):
+    """The upload form again, with this file kept and this service chosen."""
+    query = {"kept": token, "service": form.cleaned_data["service"].pk}
+    if form.cleaned_data["check_again"]:
+        query["again"] = "1"
+    return f"{import_url}?{urlencode(query)}"
+
+
 def bad_rows_url(stored_name):
     """A download link for the bad rows of a stored upload, signed so no other file is read."""
     token = signing.dumps(os.path.basename(stored_name), salt=BAD_ROWS_SALT)
@@ -203,5 +234,12 @@ def bad_rows_csv(bad_rows, unit="row"):
     writer = csv.writer(buffer)
     writer.writerow([unit.upper(), "VALUE", "PROBLEM"])
     for row in bad_rows:
-        writer.writerow([row.number, escape_formula(row.value), row.problem])
+        writer.writerow([row.number, text_for_excel(row.value), row.problem])
     return buffer.getvalue()
+
+
+def text_for_excel(value):
+    """A cell Excel keeps as typed: digits as `="353..."` (else 3.53E+14, digits lost),
+    anything else escaped against formulas."""
+    text = str(value).strip()
+    return f'="{text}"' if text.isdigit() else escape_formula(value)

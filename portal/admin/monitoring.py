@@ -13,6 +13,8 @@ from django.utils.html import format_html_join
 from submissions import controls
 from submissions.models import Alert, Control
 
+from .wording import control_change_text
+
 OPERATE = "submissions.operate_sending"
 
 
@@ -70,7 +72,7 @@ class ControlAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         values = {name: form.cleaned_data[name] for name in form.changed_data}
         for item in controls.change(request.user, **values):
-            self.message_user(request, f"{item.field}: {item}", messages.INFO)
+            self.message_user(request, f"Changed. {control_change_text(item)}", messages.INFO)
 
     @admin.display(description="in effect now")
     def effective_now(self, obj):
@@ -82,16 +84,10 @@ class ControlAdmin(admin.ModelAdmin):
     @admin.display(description="recent changes")
     def recent_changes(self, obj):
         rows = [
-            (
-                f"{c.at:%Y-%m-%d %H:%M:%S}",
-                c.user or "?",
-                c.field,
-                c.old_value or "default",
-                c.new_value or "default",
-            )  # fmt: skip
+            (f"{c.at:%Y-%m-%d %H:%M:%S}", c.user or "?", control_change_text(c))
             for c in controls.recent_changes()
         ]
-        return format_html_join("", "<div>{} {}: {} {} &rarr; {}</div>", rows) or "none"
+        return format_html_join("", "<div>{} {}: {}</div>", rows) or "none"
 
 
 @admin.register(Alert)

@@ -13,6 +13,7 @@ from orders.models import Order
 
 from .display import FOLDED, money
 from .history import history_url
+from .wording import with_details
 
 ORDER_FIELDS = [
     "imei",
@@ -94,7 +95,7 @@ class OrderPageMixin:
         """The id, or why there is none; only a lost id of a placed order is a warning."""
         if order.remote_id:
             return str(order.remote_id)
-        if order.placed_id_unknown and order.status in Order.MAY_BE_PLACED_STATUSES + [
+        if order.placed_without_id and order.status in Order.MAY_BE_PLACED_STATUSES + [
             Order.Status.DUPLICATE
         ]:
             return format_html(
@@ -105,7 +106,7 @@ class OrderPageMixin:
 
     @admin.display(description="last error")
     def error_display(self, order):
-        return order.last_error or "—"
+        return with_details(order.last_error) if order.last_error else "—"
 
     @admin.display(description="provider's whole result")
     def full_result(self, order):

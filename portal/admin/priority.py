@@ -1,7 +1,8 @@
 """The batch page's priority control: low / normal / high share of the sending slots.
 
-Posts to `<id>/priority/`; the claim reads the priority at every claim (submissions/claims.py),
-so it applies within a second. Needs the permission that pauses and cancels batches.
+Posts to `<id>/priority/`; the claim reads the priority at every claim
+(submissions/driver/claims.py), so it applies within a second. Needs the permission that
+pauses and cancels batches.
 """
 
 from django.contrib import messages

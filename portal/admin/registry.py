@@ -21,7 +21,7 @@ from .display import (
     money,
     must_read_short,
     must_read_text,
-    short_service_title,
+    plain_service_title,
     short_time,
 )
 from .exports import BatchExportMixin, OrderExportMixin
@@ -31,6 +31,7 @@ from .import_admin import OrderImportMixin
 from .order_page import OrderPageMixin
 from .priority import BatchPriorityMixin
 from .search import MultiImeiSearchMixin, pasted_ordering
+from .wording import with_details
 
 
 @admin.register(Service)
@@ -103,7 +104,7 @@ class BatchAdmin(
 
     @admin.display(description="approval")
     def approval_display(self, batch):
-        """Who asked for approval, who approved (or rejected) it, when (issue 23)."""
+        """Who asked for approval, who approved (or rejected) it, when."""
         if batch.approved_by_id is None and batch.approval_requested_by_id is None:
             return "not needed" if batch.state != Batch.State.AWAITING_APPROVAL else "awaiting"
         asked = f"requested by {batch.approval_requested_by or batch.created_by}"
@@ -133,10 +134,12 @@ class OrderAdmin(
     CountedChangelistMixin,
     admin.ModelAdmin,
 ):
-    # One line per order at 1280 px: short texts, no wrapping (portal.css, `.model-order`).
+    # Every result an operator decides on reads in full at 1280 px: the texts wrap, the
+    # short fields do not (portal.css, `.model-order`).
     list_display = [
         "imei",
         "status_display",
+        "reason_display",
         "batch_display",
         "service_display",
         "carrier",
@@ -179,13 +182,16 @@ class OrderAdmin(
 
     @admin.display(description="status", ordering="status")
     def status_display(self, order):
-        # The error (if any) on hover: the row stays one line.
         return format_html(
-            "<span class='status status-{}' title='{}'>{}</span>",
-            order.status,
-            order.last_error,
-            order.get_status_display(),
+            "<span class='status status-{}'>{}</span>", order.status, order.get_status_display()
         )
+
+    @admin.display(description="reason")
+    def reason_display(self, order):
+        """Why a failed, rejected, unknown or duplicate order is so, in full; else blank."""
+        if order.status in Order.OPEN_STATUSES or order.status == Order.Status.COMPLETED:
+            return ""
+        return with_details(order.last_error)
 
     @admin.display(description="batch", ordering="batch_id")
     def batch_display(self, order):
@@ -194,9 +200,9 @@ class OrderAdmin(
 
     @admin.display(description="service", ordering="service__title")
     def service_display(self, order):
-        # Provider titles run to 90 characters: a short one keeps the row one line high.
+        # The menu code and emoji dropped; the provider's exact title on hover.
         title = order.service.title
-        return format_html("<span title='{}'>{}</span>", title, short_service_title(title))
+        return format_html("<span title='{}'>{}</span>", title, plain_service_title(title))
 
     @admin.display(description="SIM lock", ordering="simlock")
     def simlock_display(self, order):
@@ -208,8 +214,7 @@ class OrderAdmin(
 
     @admin.display(description="model", ordering="model_name")
     def model_display(self, order):
-        name = order.model_name
-        return format_html("<span class='model' title='{}'>{}</span>", name, name)
+        return order.model_name
 
     @admin.display(description="cost", ordering="cost")
     def cost_display(self, order):

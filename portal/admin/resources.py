@@ -202,13 +202,7 @@ def create_batch(plan, user, note="", priority=Batch.Priority.NORMAL):
             note=note,
             priority=priority,
         )
-        Order.objects.bulk_create(
-            (
-                Order(batch=batch, service=plan.service, imei=imei, created_at=now)
-                for imei in plan.imeis
-            ),
-            batch_size=BULK_BATCH_SIZE,
-        )
+        Order.insert_queued(batch, plan.imeis, now)
         submission_services.batch_created(batch, user, len(plan.imeis) * plan.service.price)
     return batch
 

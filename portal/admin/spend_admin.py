@@ -1,4 +1,4 @@
-"""The admin pages of spend (issue 23): the audit trail (read-only, exportable), price rises."""
+"""The admin pages of spend: the audit trail (read-only, exportable), price rises."""
 
 import csv
 

@@ -1,4 +1,4 @@
-"""Aggregate numbers for the batch page, its JSON endpoint and the admin index.
+"""Aggregate numbers for the batch page, its JSON endpoint and the batch list.
 
 Every figure comes from a handful of aggregate queries (one GROUP BY status, one aggregate, one
 capped latency sample, one GROUP BY last_error), never a loop over orders: a batch holds up to
@@ -11,13 +11,16 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.core.cache import cache
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
-from submissions import breaker, controls, spend
+from submissions import controls, spend
+from submissions.driver import breaker
 from submissions.models import Dispatcher
+
+from .wording import for_operator
 
 Status = Order.Status
 WINDOW = timedelta(minutes=5)
@@ -29,7 +32,6 @@ FINISHED_SECONDS = 3600
 ERROR_GROUPS = 10
 CENT = Decimal("0.01")
 # Where a provider call (placeorder) can take an order: what it answered, or how it failed.
-CALL_OUTCOME_STATUSES = [s for s in Status.values if s not in (Status.SUBMITTING, Status.CANCELLED)]
 
 
 def status_counts(orders):
@@ -73,7 +75,7 @@ def call_events():
     """Events written when a placeorder call ended (answered or failed), with a latency."""
     return OrderEvent.objects.filter(
         from_status=Status.SUBMITTING,
-        to_status__in=CALL_OUTCOME_STATUSES,
+        to_status__in=Order.CALL_OUTCOME_STATUSES,
         latency_ms__isnull=False,
     )
 
@@ -90,24 +92,29 @@ def latency_summary(sample):
     }
 
 
-def dispatcher_limits():
-    """(concurrency, rate per minute or None, dispatcher or None): read-only, never created."""
+def dispatcher_limits(live=None):
+    """(concurrency, rate per minute or None, dispatcher or None): read-only, never created.
+
+    `live`: the operator's live controls (else read here; unset, the settings)."""
     dispatcher = Dispatcher.row().first()
-    live = controls.effective()  # the operator's live controls, else the settings
+    live = live or controls.effective()
     concurrency, rate = live.concurrency, live.rate_per_minute or None
     if dispatcher is not None:
         concurrency = dispatcher.effective_concurrency or concurrency
     return concurrency, rate, dispatcher
 
 
-def observed_rate(events, now, window=WINDOW, min_span=MIN_SPAN_SECONDS):
+def observed_rate(events, now, window=WINDOW, min_span=MIN_SPAN_SECONDS, since=None):
     """Events per minute over the time actually observed, or None while too little is seen.
 
     Of `events`, the last 1,000 of the last `window` count, and the rate runs from the oldest
     of them to now: a batch that started 20 s ago is measured over those 20 s (not over 5
-    minutes), and a stalled one slows down. One aggregate over a capped subquery.
+    minutes), and a stalled one slows down. `since` (a resume) cuts the window: the calls
+    before a pause and the pause itself say nothing about the pace now. One aggregate over a
+    capped subquery.
     """
-    sample = events.filter(at__gte=now - window).order_by("-at")[:LATENCY_SAMPLE]
+    start = max(now - window, since) if since else now - window
+    sample = events.filter(at__gte=start).order_by("-at")[:LATENCY_SAMPLE]
     seen = sample.aggregate(n=Count("id"), oldest=Min("at"))
     if seen["n"] < MIN_EVENTS:
         return None
@@ -127,7 +134,7 @@ def result_events(batch):
     return OrderEvent.objects.filter(
         batch=batch,
         from_status__in=Order.AWAITING_RESULT_STATUSES,
-        to_status__in=[Status.COMPLETED, Status.REJECTED],
+        to_status__in=Order.RESULT_STATUSES,
     )
 
 
@@ -171,11 +178,33 @@ def error_groups(batch, limit=ERROR_GROUPS):
     return [
         {
             "error": error,
+            "text": for_operator(error),
             "count": n,
             "url": order_list_url(batch__id__exact=batch.pk, last_error=error),
         }
         for error, n in rows
     ]
+
+
+# The final results, each its own colour in the bars (portal.css `.seg-<name>`).
+SEGMENTS = [
+    ("completed", "completed", [Status.COMPLETED]),
+    ("rejected", "rejected or duplicate", [Status.REJECTED, Status.DUPLICATE]),
+    ("failed", "failed or unknown", Order.PROBLEM_STATUSES),
+    ("cancelled", "cancelled", [Status.CANCELLED]),
+]
+
+
+def final_segments(counts):
+    """[{name, label, count, width}] of the final results: a cancelled batch's bar shows what
+    completed, failed and was cancelled, not one green 100 %. `width`: % of all orders."""
+    total = sum(counts.values())
+    segments = []
+    for name, label, statuses in SEGMENTS:
+        n = sum(counts[s] for s in statuses)
+        width = round(n * 100 / total, 2) if total else 0
+        segments.append({"name": name, "label": label, "count": n, "width": width})
+    return segments
 
 
 def batch_counts(batch):
@@ -213,10 +242,11 @@ def pace(batch, now):
 def measure_pace(batch, now):
     latencies = call_events().filter(batch=batch).order_by("-at").values_list("latency_ms")
     latency = latency_summary([ms for (ms,) in latencies[:LATENCY_SAMPLE]])
+    since = batch.resumed_at
     return {
         "latency": latency,
         "send_rate": send_rate(batch, now, latency),
-        "results_rate": observed_rate(result_events(batch), now),
+        "results_rate": observed_rate(result_events(batch), now, since=since),
     }
 
 
@@ -224,7 +254,15 @@ def send_rate(batch, now, latency):
     """The observed sending rate, once a whole call latency was watched: the first answers
     are the fastest calls of the first wave, too few to say how fast the batch goes."""
     span = max(MIN_SPAN_SECONDS, (latency["mean"] or 0) / 1000)
-    return observed_rate(sent_events(batch), now, min_span=span)
+    return observed_rate(sent_events(batch), now, min_span=span, since=batch.resumed_at)
+
+
+def running_seconds(batch, begun, now):
+    """Seconds the batch has run: its pauses (and a done spell before a re-submit) left out."""
+    still = batch.paused_seconds or 0
+    if batch.paused_at:  # paused now, or cancelled while paused
+        still += (now - batch.paused_at).total_seconds()
+    return max(0, round((now - begun).total_seconds() - still))
 
 
 def timing(batch, numbers, speed, concurrency, now):
@@ -238,13 +276,13 @@ def timing(batch, numbers, speed, concurrency, now):
         if eta_send is None:
             eta_send = send_fallback_eta(numbers["unsent"], speed["latency"], concurrency)
         eta_results = eta_seconds(numbers["open"], speed["results_rate"])
-    took = round((batch.finished_at - begun).total_seconds()) if finished else None
+    took = running_seconds(batch, begun, batch.finished_at) if finished else None
     return {
         "eta_send_seconds": eta_send,
         "eta_results_seconds": eta_results,
         "finished_at": batch.finished_at.isoformat() if finished else None,
         "took_seconds": took,
-        "running_seconds": None if finished else round((now - begun).total_seconds()),
+        "running_seconds": None if finished else running_seconds(batch, begun, now),
         "average_per_minute": round(numbers["sent"] / took * 60, 1) if took else None,
     }
 
@@ -254,7 +292,8 @@ def batch_progress(batch, now=None):
     now = now or timezone.now()
     numbers = batch_counts(batch)
     speed = pace(batch, now)
-    concurrency, rate, _ = dispatcher_limits()
+    live = controls.effective()
+    concurrency, rate, _ = dispatcher_limits(live)
     latency = speed["latency"]
     return {
         **{key: value for key, value in numbers.items() if key != "cost"},
@@ -266,8 +305,11 @@ def batch_progress(batch, now=None):
         "provider": " ".join(
             filter(None, [breaker.state().describe(now), spend.sending_reason(now)])
         ),
+        # "Stop all sending" holds every batch: the page says so and counts no ETA.
+        "sending_stopped": live.sending_stopped,
         "sent_percent": percent(numbers["sent"], numbers["total"]),
         "final_percent": percent(numbers["final"], numbers["total"]),
+        "segments": final_segments(numbers["counts"]),
         "throughput_per_minute": speed["send_rate"],
         "results_per_minute": speed["results_rate"],
         "latency_p50_ms": latency["p50"],
@@ -283,18 +325,6 @@ def batch_progress(batch, now=None):
         "errors": error_groups(batch),
         "updated_at": now.isoformat(),
     }
-
-
-# -- the admin index ---------------------------------------------------------------------------
-
-
-def today_summary(now=None):
-    now = timezone.localtime(now or timezone.now())
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    summary = Order.objects.filter(created_at__gte=start).aggregate(
-        orders=Count("id"), spend=Sum("cost")
-    )
-    return {"orders": summary["orders"], "spend": money(summary["spend"])}
 
 
 def counts_by_batch(batch_ids):
@@ -323,60 +353,5 @@ def summarise(counts):
         "open": still_open,
         "sent_percent": percent(sent, total),
         "final_percent": percent(total - still_open, total),
+        "segments": final_segments(counts),
     }
-
-
-def open_batches(limit=10):
-    """Batches still moving, with the counts their bars need (two small queries)."""
-    batches = list(
-        Batch.objects.filter(
-            state__in=[*Batch.LIVE_STATES, Batch.State.PAUSED, Batch.State.AWAITING_APPROVAL]
-        )
-        .select_related("service")
-        .order_by("-created_at")[:limit]
-    )
-    figures = counts_by_batch([batch.pk for batch in batches])
-    for batch in batches:
-        for name, value in summarise(figures[batch.pk][0]).items():
-            setattr(batch, name, value)
-    return batches
-
-
-def provider_health(now=None):
-    """Last success/error, and latency and errors of the last hour's calls (the last 1,000)."""
-    now = now or timezone.now()
-    sample = list(
-        call_events()
-        .filter(at__gte=now - timedelta(hours=1))
-        .order_by("-at")
-        .values_list("latency_ms", "to_status")[:LATENCY_SAMPLE]
-    )
-    errors = sum(1 for _, status in sample if status in Order.CALL_ERROR_STATUSES)
-    _, _, dispatcher = dispatcher_limits()
-    return {
-        "dispatcher": dispatcher,
-        "breaker": breaker.state().describe(now),
-        "latency": latency_summary([ms for ms, _ in sample]),
-        "calls": len(sample),
-        "errors": errors,
-        "error_percent": percent(errors, len(sample)),
-    }
-
-
-def problem_orders():
-    """Failed and unknown orders across all batches (summed counters), with links to them."""
-    counts = dict(
-        BatchStatusCount.objects.filter(status__in=Order.PROBLEM_STATUSES)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Sum("orders"))
-    )
-    return [
-        {
-            "status": status,
-            "label": status.label,
-            "count": counts.get(status) or 0,
-            "url": order_list_url(status__exact=status),
-        }
-        for status in Order.PROBLEM_STATUSES
-    ]

@@ -2,7 +2,7 @@
 
 from django import template
 
-from portal.admin import stats
+from portal.admin import home_figures
 from portal.admin.batch_page import format_ms
 from portal.admin.check_now import CheckNowForm
 
@@ -14,14 +14,14 @@ def portal_dashboard(context):
     user = context["request"].user
     if not user.has_perm("orders.view_order"):
         return {"allowed": False}
-    health = stats.provider_health()
+    health = home_figures.provider_health()
     health["latency_text"] = " / ".join(format_ms(health["latency"][p]) for p in ("p50", "p95"))
     return {
         "allowed": True,
-        "today": stats.today_summary(),
-        "batches": stats.open_batches(),
+        "today": home_figures.today_summary(),
+        "batches": home_figures.open_batches(),
         "health": health,
-        "problems": stats.problem_orders(),
+        "problems": home_figures.problem_orders(),
     }
 
 

@@ -29,3 +29,35 @@ def portal_operations(context):
         "can_operate": user.has_perm("submissions.operate_sending"),
         "money": dashboard.money_panel(),
     }
+
+
+@register.inclusion_tag("admin/portal/sending_banner.html", takes_context=True)
+def sending_banner(context):
+    from portal.admin.sending import banner_context
+
+    request = context.get("request")
+    return {"banner": banner_context(request.user) if request else None}
+
+
+@register.filter
+def operator_words(text):
+    """An engine text in operators' words (portal/admin/wording.py)."""
+    from portal.admin.wording import for_operator
+
+    return for_operator(text)
+
+
+@register.filter
+def operator_words_with_details(text):
+    """Operators' words, the raw text behind a "details" toggle when it differs."""
+    from portal.admin.wording import with_details
+
+    return with_details(text)
+
+
+@register.filter
+def control_change(change):
+    """'Concurrency: the default → 5' for a recorded live-control change."""
+    from portal.admin.wording import control_change_text
+
+    return control_change_text(change)

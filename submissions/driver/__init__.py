@@ -8,8 +8,9 @@ import logging
 
 from django.conf import settings
 
-from .. import claims, health, lease, reconcile
+from .. import health
 from ..provider import GsmFusionClient
+from . import claims, lease, reconcile
 from .loop import Driver
 
 log = logging.getLogger("submissions.driver")

@@ -7,7 +7,7 @@ driver's main thread.
 import logging
 from dataclasses import dataclass
 
-from ..clock import SystemClock
+from .clock import SystemClock
 
 log = logging.getLogger("submissions.driver")
 

@@ -14,9 +14,10 @@ from functools import partial
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from .. import claims, health, lease, limits, shutdown
-from ..clock import SystemClock
+from .. import health
+from . import claims, lease, limits, shutdown
 from .calls import describe, log_late_answer
+from .clock import SystemClock
 from .outcomes import LEASE_LOST, Outcomes
 from .polls import Polls
 from .recording import Recording

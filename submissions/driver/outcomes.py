@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from orders.models import Order, Placed
 
-from .. import calllog, claims, limits, refusals
-from ..breaker import CircuitBreaker, is_outage
 from ..models import Dispatcher
 from ..provider import ProviderError
 from ..provider.client import InvalidRequest
+from . import calllog, claims, limits, refusals
+from .breaker import CircuitBreaker, is_outage
 from .calls import storable
 
 log = logging.getLogger("submissions.driver")
@@ -150,7 +150,7 @@ class Outcomes:
 
     def record_refusal(self, order, error, latency):
         """A provider refusal: this order's fault (it fails with the provider's words), or the
-        account's (then stop sending). The rule and its memory: submissions/refusals.py."""
+        account's (then stop sending). The rule and its memory: submissions/driver/refusals.py."""
         text = error.message
         verdict = (
             refusals.ORDER if isinstance(error, InvalidRequest) else refusals.judge(order, text)

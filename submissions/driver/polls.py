@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.utils import timezone
 
-from .. import calllog, polling, reconcile
 from ..models import Dispatcher
+from . import calllog, polling, reconcile
 from .calls import fetch
 
 

@@ -18,7 +18,7 @@ import logging
 
 from django.db import DatabaseError
 
-from orders.models import transitions_in_bulk
+from orders.bulk import transitions_in_bulk
 
 from .calls import describe, storable
 

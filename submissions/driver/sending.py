@@ -10,9 +10,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from orders.models import transitions_in_bulk
+from orders.bulk import transitions_in_bulk
 
-from .. import claims, controls
+from .. import controls
+from . import claims
 from .ahead import CallWindow, ClaimedAhead
 from .calls import place
 

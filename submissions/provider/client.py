@@ -20,6 +20,7 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .answers import MalformedAnswer, parse_answer
+from .metrics import CALL_SECONDS, IN_FLIGHT
 from .transport import BoundedHTTPConnectionPool, BoundedHTTPSConnection
 
 log = logging.getLogger(__name__)
@@ -324,9 +325,10 @@ class GsmFusionClient:
         data = {"apiKey": self._api_key, "userId": self.username, "action": action, **params}
         _progress.request_started = False
         try:
-            response = self.session.post(
-                self.base_url + API_PATH, data=data, timeout=self.timeout, allow_redirects=False
-            )
+            with IN_FLIGHT.labels(action).track_inprogress(), CALL_SECONDS.labels(action).time():
+                response = self.session.post(
+                    self.base_url + API_PATH, data=data, timeout=self.timeout, allow_redirects=False
+                )
         except requests.RequestException as exc:
             error = error_from_exception(exc, _progress.request_started)
             log.warning("GSM Fusion %s failed: %s (%s)", action, error.kind, error.message)

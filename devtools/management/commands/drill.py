@@ -1,4 +1,4 @@
-"""`manage.py drill SCENARIO`: the full-size unattended-operation drills (issue 13's "Done when").
+"""`manage.py drill SCENARIO`: the full-size unattended-operation drills.
 
 Against the configured database (it must hold no orders), an in-process fake provider and a
 REAL `manage.py qcluster`, one batch of --orders orders:
@@ -30,9 +30,10 @@ from django.utils import timezone
 
 from devtools.faultdrills import FaultDrills, RecordingFake, Supervisor, kill_group, make_batch
 from orders.models import Batch, Order, OrderEvent
-from submissions import breaker, driver, services
+from submissions import driver, services
+from submissions.driver import breaker
+from submissions.driver.shutdown import group_is_gone
 from submissions.models import Dispatcher
-from submissions.shutdown import group_is_gone
 
 FUNDS = "Your account does not have enough funds to place this order."
 SCENARIOS = ("outage", "refusal", "sigterm", "sigterm-main", "kill9", "chaos", "refusals", "stop")

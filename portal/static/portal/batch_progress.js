@@ -23,8 +23,21 @@
     const bar = panel.querySelector('[data-bar="' + name + '"]');
     if (bar) {
       bar.setAttribute("aria-valuenow", percent);
-      bar.querySelector(".bar-fill").style.width = percent + "%";
+      const fill = bar.querySelector(".bar-fill"); // a segmented bar has parts instead
+      if (fill) {
+        fill.style.width = percent + "%";
+      }
     }
+  }
+
+  function setSegments(segments) {
+    segments.forEach(function (seg) {
+      const part = panel.querySelector('[data-seg="' + seg.name + '"]');
+      if (part) {
+        part.style.width = seg.width + "%";
+        part.title = seg.count + " " + seg.label;
+      }
+    });
   }
 
   function errorRow(group) {
@@ -32,7 +45,8 @@
     const text = document.createElement("td");
     const link = document.createElement("a");
     link.href = group.url;
-    link.textContent = group.error;
+    link.title = group.error;
+    link.textContent = group.text;
     text.appendChild(link);
     const count = document.createElement("td");
     count.className = "count";
@@ -68,6 +82,7 @@
     });
     setBar("sent", data.sent_percent);
     setBar("final", data.final_percent);
+    setSegments(data.segments);
     setErrors(data.errors);
     panel.dataset.state = data.state;
     panel.dataset.open = data.open;

@@ -27,8 +27,8 @@ from django.db import transaction
 
 from orders.models import Batch, Order, OrderEvent
 
+from ..models import Dispatcher
 from .claims import lock_dispatcher, pause_live_batches
-from .models import Dispatcher
 
 log = logging.getLogger(__name__)
 

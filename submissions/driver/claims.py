@@ -10,10 +10,12 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import Now
 
-from orders.models import Batch, Order, from_now
+from orders.bulk import from_now
+from orders.models import Batch, Order
 
-from . import calllog, garbage, limits, signals, spend
-from .models import Dispatcher
+from .. import garbage, signals, spend
+from ..models import Dispatcher
+from . import calllog, limits
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         if free <= 0 or row.refused_account_wide:  # refused for the whole account: wait
             return Claimed(in_flight=in_flight)
         due = due_orders(free, by_batch)
-        due = spend.fit(due, row.db_now, spend_caps(live))  # issue 23: under every spend cap
+        due = spend.fit(due, row.db_now, spend_caps(live))  # under every spend cap
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
         claimed = Order.claim(due, lease) if due else []
         start_batches(claimed)
@@ -235,9 +237,8 @@ def work_remains():
     Two indexed questions: as one OR across the batch join it read the whole table (170-300 ms
     with 2,000,000 orders, at every housekeeping turn).
     """
-    open_statuses = [Order.Status.SUBMITTING, *Order.AWAITING_RESULT_STATUSES]
     queued = Order.objects.filter(status=Order.Status.QUEUED, batch__state__in=Batch.LIVE_STATES)
-    return Order.objects.filter(status__in=open_statuses).exists() or queued.exists()
+    return Order.objects.filter(status__in=Order.IN_HAND_STATUSES).exists() or queued.exists()
 
 
 def pause_live_batches(note):

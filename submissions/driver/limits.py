@@ -14,10 +14,10 @@ from datetime import timedelta
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce, Greatest, Now
 
-from orders.models import from_now
+from orders.bulk import from_now
 
-from . import controls
-from .models import Dispatcher
+from .. import controls
+from ..models import Dispatcher
 
 CREEP_SECONDS = 5  # after a halving or a creep, one more slot once this long passed quietly
 BURST_SECONDS = 5  # the bucket holds this many seconds' worth of sends

@@ -6,19 +6,23 @@ recording run on the caller's thread. `poll_due()` does all three inline, for th
 """
 
 import logging
+import math
+from collections import defaultdict
+from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
-from orders.models import Order, Polled, transitions_in_bulk
+from orders.bulk import transitions_in_bulk
+from orders.models import Order, Polled
 
-from . import garbage
-from .provider.results import parse_result
+from .. import garbage
+from ..provider.results import parse_result
 
 log = logging.getLogger(__name__)
 
 CHUNK = 100  # ids per getimeis call (the protocol page: 100 is sane)
 MAX_PER_ROUND = 2000
-AWAITING = (Order.Status.PENDING, Order.Status.IN_PROCESS)
 
 
 def due_chunks(limit=MAX_PER_ROUND):
@@ -48,14 +52,14 @@ def record_statuses(orders_by_id, remotes):
         changed = len(moved)
         garbage.record_results(moved)  # a service paid for worthless results is paused
         # Ids the provider left out, and orders still waiting, are asked about again later.
-        waiting = [o for o in orders_by_id.values() if o.status in AWAITING]
-        Order.schedule_next_polls(waiting)
+        waiting = [o for o in orders_by_id.values() if o.status in Order.AWAITING_RESULT_STATUSES]
+        schedule_next_polls(waiting)
     return changed
 
 
 def record_failure(orders_by_id, error):
     log.warning("getimeis for %d orders failed: %s", len(orders_by_id), error)
-    Order.schedule_next_polls(orders_by_id.values())
+    schedule_next_polls(orders_by_id.values())
 
 
 def poll_due(client):
@@ -69,3 +73,23 @@ def poll_due(client):
             continue
         changed += record_statuses(orders_by_id, remotes)
     return changed
+
+
+def schedule_next_polls(orders, now=None):
+    """Ask about these orders again later; older orders less often.
+
+    The interval grows with the order's age (a tenth of it, at most an hour) and is rounded up
+    to whole poll periods, so a chunk of 100 orders costs a few UPDATEs.
+    """
+    now = now or timezone.now()
+    ids_by_interval = defaultdict(list)
+    for order in orders:
+        ids_by_interval[poll_interval(now - (order.submitted_at or now))].append(order.pk)
+    for interval, ids in ids_by_interval.items():
+        Order.objects.filter(pk__in=ids).update(next_poll_at=now + interval)
+
+
+def poll_interval(age):
+    period = settings.STATUS_POLL_SECONDS
+    seconds = min(max(period, age.total_seconds() / 10), 3600)
+    return timedelta(seconds=math.ceil(seconds / period) * period)

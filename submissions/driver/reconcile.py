@@ -37,7 +37,7 @@ from django.db.models import Max, Min
 
 from orders.models import Batch, Order, OrderEvent
 
-from .provider.client import MAX_IDS_PER_CALL
+from ..provider.client import MAX_IDS_PER_CALL
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from datetime import timedelta
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from orders.models import from_now
+from orders.bulk import from_now
 
-from .models import Dispatcher
+from ..models import Dispatcher
 
 LEASE_SECONDS = 30
 

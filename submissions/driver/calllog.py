@@ -11,7 +11,8 @@ from django.db.models import Count, Sum
 
 from orders.models import Order
 
-from .provider import ProviderError
+from ..provider import ProviderError
+from ..provider.metrics import CALLS
 
 log = logging.getLogger("submissions.calls")
 
@@ -20,6 +21,8 @@ UNEXPECTED = "unexpected"
 
 
 def emit(event, **fields):
+    if "outcome" in fields:
+        CALLS.labels(event, fields["outcome"]).inc()
     text = " ".join(f"{name}={'-' if value is None else value}" for name, value in fields.items())
     log.info("%s %s", event, text, extra={"event": event, **fields})
 

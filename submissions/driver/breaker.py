@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 
-from .models import Breaker
-from .provider import ProviderError
+from ..models import Breaker
+from ..provider import ProviderError
 
 log = logging.getLogger(__name__)
 
