@@ -11,8 +11,8 @@ import submissions.driver
 from orders.models import Batch
 from submissions.driver import drive
 from submissions.provider import GsmFusionClient, ProviderError
+from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import make_batch
-from tests.test_engine import ScriptedClient, error, run
 
 pytestmark = pytest.mark.django_db
 

@@ -1,92 +1,20 @@
 """The driver with an in-process fake client: outcomes, limits, leases and the crash sweep."""
 
-import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions.driver import Driver, claims, drive, ensure, lease, limits
+from submissions.driver import Driver, claims, ensure, lease, limits
 from submissions.driver.calls import Call
 from submissions.models import Dispatcher
-from submissions.provider import PlacedOrder, ProviderError
-from submissions.provider.answers import RemoteOrder
-from tests.fixtures.clock import ManualClock
+from submissions.provider import PlacedOrder
+from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import claim, make_batch, make_order
 
 COMPLETED_CODE = "Model: iPhone 11 Purple 64GB<br>Carrier: T-Mobile<br>SimLock: Locked"
-
-
-class ScriptedClient:
-    """A stand-in for GsmFusionClient: answers from a per-IMEI script, counts every call.
-
-    Each call takes `delay` seconds of `clock` (a ManualClock unless given: no real sleep; the
-    driver `run` with this client shares it), or waits for `gate` to be set. `remote_ids`
-    are handed out first, then increasing ids.
-    """
-
-    def __init__(
-        self,
-        script=None,
-        delay=0.0,
-        remote_status="Pending",
-        code="",
-        clock=None,
-        remote_ids=(),
-        gate=None,
-        errors_at_once=False,
-    ):
-        self.script = defaultdict(list, script or {})
-        self.delay, self.remote_status, self.code = delay, remote_status, code
-        self.clock, self.remote_ids, self.gate = clock or ManualClock(), list(remote_ids), gate
-        self.errors_at_once = errors_at_once  # a refusal comes back before the slower successes
-        self.calls = Counter()
-        self.status_calls = []
-        self.inflight = self.peak = 0
-        self.lock = threading.Lock()
-        self.next_id = 15562209
-
-    def place_order(self, imei, service_id):
-        with self.lock:
-            self.calls[imei] += 1
-            self.inflight += 1
-            self.peak = max(self.peak, self.inflight)
-            answer = self.script[imei].pop(0) if self.script[imei] else None
-            self.next_id += 1
-            remote_id = self.remote_ids.pop(0) if self.remote_ids else self.next_id
-        try:
-            if self.gate is not None:
-                self.gate.wait(5)
-            if not (self.errors_at_once and isinstance(answer, BaseException)):
-                self.clock.wait_for(self.delay)
-            if isinstance(answer, BaseException):
-                raise answer
-            return PlacedOrder(remote_id, imei, "Pending", f"<result><id>{remote_id}</id></result>")
-        finally:
-            with self.lock:
-                self.inflight -= 1
-
-    def order_statuses(self, remote_ids):
-        self.status_calls.append(list(remote_ids))
-        status, code = self.remote_status, self.code
-        return [
-            RemoteOrder(i, "", status, code, "pkg", "", f"<imeis>{i}</imeis>") for i in remote_ids
-        ]
-
-    def close(self):
-        pass
-
-
-def run(client, seconds=1.0):
-    """One driver run of `seconds` on the client's clock: virtual time, no sleeping."""
-    clock = getattr(client, "clock", None) or ManualClock()
-    return drive(deadline_seconds=seconds, client_factory=lambda: client, clock=clock)
-
-
-def error(kind, message, status_code=None):
-    return ProviderError(kind, message, raw=f"<error>{message}</error>", status_code=status_code)
 
 
 @pytest.fixture

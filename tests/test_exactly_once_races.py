@@ -19,9 +19,9 @@ from submissions.driver import claims, drive
 from submissions.driver.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
+from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import claim, make_batch, make_order
-from tests.test_engine import ScriptedClient, error, run
-from tests.test_provider_client import KEY, ScriptedServer
+from tests.fixtures.provider_server import KEY, ScriptedServer
 
 S = Order.Status
 LEASE = timedelta(seconds=60)

@@ -20,8 +20,8 @@ from submissions.driver.clock import SystemClock
 from submissions.driver.outcomes import OUTAGE_NOTE
 from submissions.models import Breaker
 from submissions.provider import GsmFusionClient
+from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import claim, make_batch, make_service
-from tests.test_engine import ScriptedClient, error, run
 
 Status = Order.Status
 HTTP_502 = "HTTP 502: try again later"
