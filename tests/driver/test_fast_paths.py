@@ -417,7 +417,7 @@ def test_outage_answers_of_a_failed_group_count_once_toward_the_breaker(sent, mo
 
 def test_the_deploy_units_wait_longer_than_a_driver_takes_to_stop():
     unit = configparser.ConfigParser(strict=False, interpolation=None)
-    unit.read(Path(__file__).parent.parent / "deploy/systemd/portal-qcluster.service")
+    unit.read(Path(__file__).parents[2] / "deploy/systemd/portal-qcluster.service")
 
     timeout = int(unit["Service"]["TimeoutStopSec"])
 
