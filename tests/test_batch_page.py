@@ -355,15 +355,18 @@ def test_a_finished_batch_chart_is_kept_until_one_of_its_orders_moves(
 
 
 # Exact counts: the batch page and its progress JSON (polled every few seconds while a batch
-# runs) run these many queries, no more and no fewer. Measured on SQLite and on PostgreSQL: the
-# same numbers on both.
+# runs) run these many queries, no more and no fewer. Counted after a warm-up request: the
+# first request of a process reads one row more, that the process then keeps. Measured on
+# SQLite and on PostgreSQL: the same numbers on both.
 PROGRESS_JSON_QUERIES = 12
-BATCH_PAGE_QUERIES = 17
+BATCH_PAGE_QUERIES = 16
 
 
 def test_progress_json_runs_an_exact_number_of_queries(
     staff_client, busy_batch, django_assert_num_queries
 ):
+    staff_client.get(progress_url(busy_batch))  # warm: once-per-process lookups are done
+
     with django_assert_num_queries(PROGRESS_JSON_QUERIES):
         response = staff_client.get(progress_url(busy_batch))
 
@@ -373,6 +376,8 @@ def test_progress_json_runs_an_exact_number_of_queries(
 def test_batch_page_runs_an_exact_number_of_queries(
     staff_client, busy_batch, django_assert_num_queries
 ):
+    staff_client.get(page_url(busy_batch))  # warm: once-per-process lookups are done
+
     with django_assert_num_queries(BATCH_PAGE_QUERIES):
         response = staff_client.get(page_url(busy_batch))
 
