@@ -256,10 +256,18 @@ def shift(order, to_status, seconds):
 
 @pytest.fixture
 def skewed(monkeypatch):
-    real_now = timezone.now
+    """This host's clock runs `offset` away: every `timezone.now()` here, wherever it is read."""
+    from django.utils import timezone as django_timezone
+
+    real = django_timezone.datetime
 
     def skew(offset):
-        monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
+        class Skewed(real):
+            @classmethod
+            def now(cls, tz=None):
+                return real.now(tz) + offset
+
+        monkeypatch.setattr(django_timezone, "datetime", Skewed)
 
     return skew
 
