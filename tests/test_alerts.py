@@ -222,7 +222,7 @@ def test_a_mail_the_smtp_server_refused_is_sent_at_the_next_evaluation(smtp_sink
 def test_an_answered_status_poll_clears_provider_unreachable_when_nothing_is_left_to_send(
     settings, monkeypatch
 ):
-    from tests.test_engine import ScriptedClient, run
+    from tests.fixtures.driver import ScriptedClient, run
 
     monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
     monkeypatch.setattr(submissions.driver.loop, "HOUSEKEEPING_SECONDS", 0.05)

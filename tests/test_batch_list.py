@@ -55,7 +55,7 @@ def test_a_row_shows_source_service_state_progress_counts_cost_and_timing(staff_
 
 
 def test_a_running_batch_shows_its_eta_and_a_paste_says_so(staff_client):
-    from tests.test_batch_page import add_call_events
+    from tests.fixtures.pages import add_call_events
 
     now = timezone.now()
     batch = make_batch(orders=200, started_at=now - timedelta(seconds=30))

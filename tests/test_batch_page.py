@@ -6,37 +6,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from orders.models import Batch, Order, OrderEvent
+from orders.models import Batch, Order
 from portal.admin.stats import percent, percentile
 from submissions.models import Dispatcher
 from tests.fixtures.factories import make_batch, make_service
+from tests.fixtures.pages import add_call_events, set_status
 
 S = Order.Status
-
-
-def set_status(batch, status, count, **fields):
-    """Move `count` still-queued orders of the batch to `status` (test set-up only)."""
-    ids = list(batch.orders.filter(status=S.QUEUED).values_list("pk", flat=True)[:count])
-    Order.objects.filter(pk__in=ids).update(status=status, **fields)
-    return ids
-
-
-def add_call_events(order_ids, latencies_ms, at=None):
-    """One call event per order; `at` is one time for all, or a list of times."""
-    at = at or timezone.now()
-    times = at if isinstance(at, list) else [at] * len(order_ids)
-    batch_ids = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "batch_id"))
-    OrderEvent.objects.bulk_create(
-        OrderEvent(
-            order_id=pk,
-            batch_id=batch_ids[pk],
-            from_status=S.SUBMITTING,
-            to_status=S.PENDING,
-            latency_ms=ms,
-            at=when,
-        )  # fmt: skip
-        for pk, ms, when in zip(order_ids, latencies_ms, times, strict=True)
-    )
 
 
 def progress_url(batch):
@@ -376,3 +352,33 @@ def test_a_finished_batch_chart_is_kept_until_one_of_its_orders_moves(
     Order.objects.filter(pk=failed[0]).update(status=S.COMPLETED)  # e.g. a late answer
 
     assert staff_client.get(url).content != first
+
+
+# Exact counts: the batch page and its progress JSON (polled every few seconds while a batch
+# runs) run these many queries, no more and no fewer. Counted after a warm-up request: the
+# first request of a process reads one row more, that the process then keeps. Measured on
+# SQLite and on PostgreSQL: the same numbers on both.
+PROGRESS_JSON_QUERIES = 12
+BATCH_PAGE_QUERIES = 16
+
+
+def test_progress_json_runs_an_exact_number_of_queries(
+    staff_client, busy_batch, django_assert_num_queries
+):
+    staff_client.get(progress_url(busy_batch))  # warm: once-per-process lookups are done
+
+    with django_assert_num_queries(PROGRESS_JSON_QUERIES):
+        response = staff_client.get(progress_url(busy_batch))
+
+    assert response.json()["counts"]["completed"] == 60
+
+
+def test_batch_page_runs_an_exact_number_of_queries(
+    staff_client, busy_batch, django_assert_num_queries
+):
+    staff_client.get(page_url(busy_batch))  # warm: once-per-process lookups are done
+
+    with django_assert_num_queries(BATCH_PAGE_QUERIES):
+        response = staff_client.get(page_url(busy_batch))
+
+    assert response.status_code == 200

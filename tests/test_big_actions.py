@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from orders.models import Batch, BatchStatusCount, Order, OrderEvent
 from submissions import services
 from tests.fixtures.factories import make_batch, make_service, valid_imei
-from tests.import_helpers import confirm, csv_of, upload
+from tests.fixtures.imports import confirm, csv_of, upload
 
 S = Order.Status
 

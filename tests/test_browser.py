@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from orders.models import Batch, Order
+from tests.fixtures.browser_steps import upload
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service, valid_imei
 
@@ -18,21 +19,6 @@ pytestmark = pytest.mark.browser
 
 S = Order.Status
 BAD_ROW = "353370080089458"  # fails the Luhn check (the staff sample's first IMEI)
-
-
-def csv_file(imeis):
-    return {
-        "name": "monday.csv",
-        "mimeType": "text/csv",
-        "buffer": ("IMEI\r\n" + "\r\n".join(imeis) + "\r\n").encode(),
-    }
-
-
-def upload(page, imeis):
-    page.goto("/admin/orders/order/import/")
-    page.select_option("#id_service", "1739")
-    page.set_input_files("#id_import_file", csv_file(imeis))
-    page.click("input[type=submit]")
 
 
 def open_batch_page(page, batch):

@@ -18,7 +18,7 @@ from orders.models import Batch, Order
 from submissions import services
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service, valid_imei
-from tests.import_helpers import CONFIRM_URL, csv_of, upload
+from tests.fixtures.imports import CONFIRM_URL, csv_of, upload
 
 STAFF = 5
 ROWS = 300

@@ -15,7 +15,7 @@ import yaml
 from django.conf import settings
 
 from submissions.driver.shutdown import STOP_SECONDS
-from tests.test_env_table import configuration_table
+from tests.fixtures.env_table import configuration_table
 
 BASE = Path(settings.BASE_DIR)
 DEPLOY = BASE / "deploy"

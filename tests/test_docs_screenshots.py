@@ -17,9 +17,9 @@ from playwright.sync_api import expect
 from orders.models import Batch, Order
 from submissions import controls
 from tests.fixtures.factories import make_batch, make_service
-from tests.test_batch_page import add_call_events, set_status
-from tests.test_home_layout import a_day_with_an_alert
-from tests.test_import_report_and_change import four_hundred_rows_with_120_bad
+from tests.fixtures.home import a_day_with_an_alert
+from tests.fixtures.import_files import four_hundred_rows_with_120_bad
+from tests.fixtures.pages import add_call_events, set_status
 
 S = Order.Status
 FOLDER = Path(settings.BASE_DIR) / "docs" / "screenshots"

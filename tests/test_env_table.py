@@ -3,13 +3,13 @@ table (and every row is read), found from the source with `ast`: a new variable 
 row fails here by name."""
 
 import ast
-import re
 from pathlib import Path
 
 from django.conf import settings
 
+from tests.fixtures.env_table import configuration_table
+
 HELPERS = {"env_str", "env_bool", "env_int", "env_list", "env_decimal"}
-ROW = re.compile(r"^\| `([A-Z][A-Z0-9_]*)` \|", re.MULTILINE)
 
 
 def variables_read(source):
@@ -42,11 +42,6 @@ def inside_helper(node, source):
             if function.lineno <= node.lineno <= function.end_lineno:
                 return True
     return False
-
-
-def configuration_table(readme):
-    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    return set(ROW.findall(section))
 
 
 def test_every_variable_settings_read_is_in_the_readme_table_and_back():

@@ -10,17 +10,11 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from orders.models import Order
-from tests.fixtures.factories import make_batch, make_order, make_service, valid_imei
+from tests.fixtures.exports import vendor_sample_order
+from tests.fixtures.factories import make_batch, make_order, valid_imei
 
 DATA = Path(__file__).parent / "data"
 VENDOR_SAMPLE = (DATA / "vendor-advanced-export.csv").read_text(encoding="utf-8")
-CODE = (
-    "Model: iPhone 11 Purple 64GB<br>IMEI Number: 353979106673567<br>"
-    "Serial Number: F4GZLH2XN72N<br>IMEI2 Number: 353979106589748<br>"
-    "MEID Number: 35397910667356<br>AppleCare Eligible: OFF<br>"
-    "Estimated Purchase Date: 05/12/19<br />Carrier: Unlocked<br/>Next Tether Policy: 10<BR>"
-    "Current GSMA Status: Clean<br>Find My iPhone: ON<br>SimLock: Unlocked"
-)
 
 
 def rows_of(response):
@@ -28,27 +22,6 @@ def rows_of(response):
     body = b"".join(response.streaming_content).decode("utf-8")
     assert body.startswith("\ufeff"), "a BOM, so Excel reads UTF-8"
     return list(csv.reader(io.StringIO(body[1:])))
-
-
-def vendor_sample_order():
-    """The order behind the vendor sample's one row."""
-    service = make_service(
-        title="10-7.1# Apple iPhone IMEI Carrier + Simlock + FMI + WW + Activation Etc "
-        "🔥Hot Exclusive Checker🔥"
-    )
-    return make_order(
-        make_batch(service=service),
-        imei="353979106673567",
-        status=Order.Status.COMPLETED,
-        cost=Decimal("0.08"),
-        result_code=CODE,
-        imei2="353979106589748",
-        carrier="Unlocked",
-        simlock="Unlocked",
-        model_name="iPhone 11 Purple 64GB",
-        fmi="ON",
-        submitted_at=datetime(2025, 11, 14, 11, 46, 39, tzinfo=UTC),
-    )
 
 
 def export_batch(client, batch):

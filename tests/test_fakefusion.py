@@ -13,18 +13,9 @@ from django.core.management import call_command
 
 from devtools.fakefusion.server import FakeFusion, completed_code
 from tests.fixtures.factories import valid_imei
+from tests.fixtures.fakefusion import KEY, call, place
 
-KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"
 DECLARATION = '<?phpxml version="1.0" encoding="utf-8"?>'
-
-
-def call(fake, action, timeout=5, **params):
-    data = {"userId": "demo", "apiKey": KEY, "action": action, **params}
-    return requests.post(f"{fake.base_url}/gsmfusion_api/index.php", data=data, timeout=timeout)
-
-
-def place(fake, imei, service="1739"):
-    return call(fake, "placeorder", imei=imei, networkId=service).text
 
 
 def order_xml(order_id, imei):

@@ -9,7 +9,7 @@ from django.core.management import call_command
 
 from devtools.fakefusion.server import JUNK_CODES, FakeFusion
 from tests.fixtures.factories import valid_imei
-from tests.test_fakefusion import call, place
+from tests.fixtures.fakefusion import call, place
 
 
 def test_it_charges_an_order_and_drops_the_connection_without_an_answer(fake_provider):

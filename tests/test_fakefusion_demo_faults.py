@@ -41,13 +41,13 @@ def test_a_rejected_order_is_placed_then_rejected_as_invalid(make_fake_provider)
 
 
 def test_the_engine_fails_a_refused_order_so_it_can_be_resubmitted(
-    make_fake_provider, db, monkeypatch
+    make_fake_provider, db, monkeypatch, clock
 ):
-    make_fake_provider(refuse_rate=1.0)
+    make_fake_provider(refuse_rate=1.0, clock=clock)
     monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
     batch = make_batch(orders=1)
 
-    drive(deadline_seconds=1)
+    drive(deadline_seconds=1, clock=clock)
 
     order = batch.orders.get()
     assert (order.status, order.last_error) == (Order.Status.FAILED, REFUSED)

@@ -25,7 +25,7 @@ from submissions.driver.claims import SWEPT_NOTE
 from submissions.models import Dispatcher
 from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import make_batch, make_service, valid_imei
-from tests.import_helpers import confirm, csv_of, upload
+from tests.fixtures.imports import confirm, csv_of, upload
 
 pytestmark = pytest.mark.cluster
 

@@ -3,17 +3,10 @@ no text is squeezed below its width, the panels use at least 75 % of the width a
 stays within about 2.5 screen heights."""
 
 import pytest
-from django.utils import timezone
 
-from submissions import controls
-from submissions.models import Alert, Dispatcher
-from tests.fixtures.factories import make_batch
+from tests.fixtures.home import a_day_with_an_alert
 
 SIZES = {"1280x800": (1280, 800), "1400x1000": (1400, 1000), "1920x1080": (1920, 1080)}
-PROVIDER_ERROR = (
-    "permanent: <?phpxml version='1.0'?><error>Invalid IMEI for the selected service, "
-    "please check the IMEI and the service and try again</error>"
-)
 # Elements whose box is narrower than their longest word: "one letter per line".
 SQUEEZED = """() => {
     const canvas = document.createElement('canvas').getContext('2d');
@@ -37,19 +30,6 @@ SPAN = """() => {
     return (Math.max(...boxes.map(r => r.right)) - Math.min(...boxes.map(r => r.left)))
         / document.documentElement.clientWidth;
 }"""
-
-
-def a_day_with_an_alert(user):
-    make_batch(orders=20, source_name="monday-warehouse-intake.csv")
-    Alert.objects.create(
-        key="stuck_orders",
-        title="Orders stuck",
-        detail="12 open orders older than twice their service's delivery time.",
-    )
-    Dispatcher.objects.update_or_create(
-        pk=1, defaults={"last_error": PROVIDER_ERROR, "last_error_at": timezone.now()}
-    )
-    controls.change(user, concurrency=5)
 
 
 @pytest.mark.browser

@@ -10,7 +10,7 @@ from django.contrib.messages import get_messages
 from orders.models import Batch, Order
 from submissions import services as submission_services
 from tests.fixtures.factories import make_batch, make_order, make_service, valid_imei
-from tests.import_helpers import (
+from tests.fixtures.imports import (
     CONFIRM_URL,
     IMPORT_URL,
     confirm,

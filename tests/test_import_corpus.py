@@ -13,7 +13,7 @@ from openpyxl.styles import Font
 
 from orders.models import Batch, Order
 from tests.fixtures.factories import valid_imei
-from tests.import_helpers import confirm, csv_of, file_errors, problems, upload, xlsx_of
+from tests.fixtures.imports import confirm, csv_of, file_errors, problems, upload, xlsx_of
 
 A, B, C = valid_imei(1), valid_imei(2), valid_imei(3)
 

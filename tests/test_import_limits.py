@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import TemporaryUploadedFile
 from orders.models import Batch, Order
 from portal.admin import resources
 from tests.fixtures.factories import valid_imei
-from tests.import_helpers import file_errors, upload
+from tests.fixtures.imports import file_errors, upload
 
 FIFTY_MB = 50 * 1024 * 1024
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from orders.imei import pasted_values
 from orders.models import Batch
 from tests.fixtures.factories import make_batch, make_service, valid_imei
-from tests.import_helpers import IMPORT_URL, confirm, csv_of, problems, upload
+from tests.fixtures.imports import IMPORT_URL, confirm, csv_of, problems, upload
 
 CONFIRM_URL = "/admin/orders/order/process_import/"
 

@@ -9,18 +9,10 @@ from playwright.sync_api import expect
 
 from orders.models import Batch
 from tests.fixtures.factories import make_batch, make_service, valid_imei
-from tests.import_helpers import CONFIRM_URL, IMPORT_URL, confirm, csv_of, upload
+from tests.fixtures.import_files import four_hundred_rows_with_120_bad
+from tests.fixtures.imports import CONFIRM_URL, IMPORT_URL, confirm, csv_of, upload
 
 UNLOCK = {"id": 2, "title": "AT&T unlock clean", "price": Decimal("25.00")}
-
-
-def four_hundred_rows_with_120_bad():
-    imeis = [valid_imei(n) for n in range(400)]
-    for n in range(0, 400, 10):
-        imeis[n] = imeis[n][:-1] + str((int(imeis[n][-1]) + 1) % 10)  # check digit
-        imeis[n + 1] = imeis[n + 1][:14]  # too short
-        imeis[n + 2] = "3.52E+14"  # Excel's
-    return csv_of(imeis)
 
 
 @pytest.mark.django_db

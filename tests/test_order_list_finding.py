@@ -12,8 +12,8 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from orders.models import Batch, Order
+from tests.fixtures.exports import vendor_sample_order
 from tests.fixtures.factories import make_batch, make_order, make_service, valid_imei
-from tests.test_export import vendor_sample_order
 
 S = Order.Status
 LIST = "/admin/orders/order/"

@@ -8,7 +8,6 @@ import socket
 import ssl
 import subprocess
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
 import pytest
@@ -20,43 +19,9 @@ from submissions.provider.results import parse_result
 from tests.fixtures.clock import ManualClock
 from tests.fixtures.factories import valid_imei
 from tests.fixtures.provider import provider_sample
+from tests.fixtures.provider_server import KEY, ScriptedServer
 
-KEY = "DEMO-DEMO-DEMO-DEMO-DEMO"
 IMEI = valid_imei(8)  # 350000000000089: completes as a locked iPhone 14 on T-Mobile
-
-
-class ScriptedServer(ThreadingHTTPServer):
-    """Answers each POST with the next (status, body) of `script`; "drop" closes silently."""
-
-    daemon_threads = True
-
-    def __init__(self, script):
-        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
-        self.script, self.requests = list(script), []
-
-    @property
-    def base_url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _ScriptedHandler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-        self.server.requests.append((self.path, self.headers["Content-Type"], parse_qs(body)))
-        step = self.server.script.pop(0)
-        if step == "drop":
-            self.close_connection = True
-            return
-        status, text = step
-        self.send_response(status)
-        if 300 <= status < 400:
-            self.send_header("Location", "https://example.invalid/gsmfusion_api/index.php")
-        self.send_header("Content-Length", str(len(text.encode())))
-        self.end_headers()
-        self.wfile.write(text.encode())
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from submissions.driver import drive
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, ProviderError
 from tests.fixtures.factories import make_batch, make_order, make_service, valid_imei
-from tests.import_helpers import CONFIRM_URL, IMPORT_URL, csv_of, upload
+from tests.fixtures.imports import CONFIRM_URL, IMPORT_URL, csv_of, upload
 
 ORDERS = reverse("admin:orders_order_changelist")
 BATCHES = reverse("admin:orders_batch_changelist")

@@ -13,8 +13,8 @@ from submissions.catalogue import sync_services
 from submissions.driver import claims
 from submissions.models import AuditRecord, PriceRise
 from tests.fixtures.factories import make_batch, make_service
-from tests.test_spend_caps import LEASE
-from tests.test_syncservices import StubClient, entry
+from tests.fixtures.services import StubClient, entry
+from tests.fixtures.spend import LEASE
 
 
 @pytest.fixture

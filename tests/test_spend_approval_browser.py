@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 
 from orders.models import Batch
 from tests.fixtures.browser import STAFF_PASSWORD
+from tests.fixtures.browser_steps import upload
 from tests.fixtures.factories import make_service, valid_imei
-from tests.test_browser import upload
 
 pytestmark = pytest.mark.browser
 

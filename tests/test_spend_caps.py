@@ -1,7 +1,6 @@
 """Spend caps checked inside the claim, and the ledger the trigger writes (issue 23)."""
 
 import threading
-from datetime import timedelta
 from decimal import Decimal
 
 from django.db import close_old_connections, connection
@@ -12,8 +11,7 @@ from submissions import controls, spend
 from submissions.driver import claims
 from submissions.models import SpendDay, SpendEntry
 from tests.fixtures.factories import make_batch, make_service, polled
-
-LEASE = timedelta(minutes=5)
+from tests.fixtures.spend import LEASE
 
 
 def place(orders):

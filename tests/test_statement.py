@@ -19,8 +19,8 @@ from submissions import alerts, statement, statement_read
 from submissions.driver import polling
 from submissions.models import Alert, StatementLine, StatementRun
 from submissions.provider import GsmFusionClient
+from tests.fixtures.driver import run
 from tests.fixtures.factories import make_batch, make_service
-from tests.test_engine import run
 
 Status = Order.Status
 Kind = StatementLine.Kind

@@ -11,25 +11,10 @@ from django.utils import timezone
 from orders.models import Service
 from submissions.catalogue import refresh_if_stale, sync_services
 from submissions.provider import ProviderError
-from submissions.provider.answers import CatalogueEntry
 from tests.fixtures.factories import make_service
+from tests.fixtures.services import StubClient, entry
 
 pytestmark = pytest.mark.django_db
-
-
-class StubClient:
-    """Answers list_services with fixed entries and counts the calls."""
-
-    def __init__(self, *entries):
-        self.entries, self.calls = list(entries), 0
-
-    def list_services(self):
-        self.calls += 1
-        return self.entries
-
-
-def entry(id, title="Checker", price="0.08"):
-    return CatalogueEntry(id, title, "Checkers", Decimal(price), "Instant", "<p>Read me</p>")
 
 
 def test_the_command_writes_the_fake_providers_catalogue(fake_provider):

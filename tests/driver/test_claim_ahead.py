@@ -9,8 +9,8 @@ from django.utils import timezone
 from orders.models import Batch, Order, OrderEvent
 from submissions.driver import Driver, claims, lease
 from submissions.driver.sending import NOT_SENT_HANDED_OVER
+from tests.fixtures.driver import ScriptedClient
 from tests.fixtures.factories import claim, make_batch
-from tests.test_engine import ScriptedClient
 
 LEASE = timedelta(minutes=1)
 

@@ -4,7 +4,6 @@ The driver's tests need real commits (`transactional_db`): a failed COMMIT is wh
 reproduce. A getimeis chunk's events are written the same way, in one INSERT.
 """
 
-from concurrent.futures import Future
 from datetime import timedelta
 
 import pytest
@@ -14,11 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from orders.models import Batch, Order, OrderEvent
 from submissions.driver import polling
 from submissions.provider.answers import RemoteOrder
+from tests.fixtures.driver import FIRST_ID, answered, fail_first_commit, failed, new_driver
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
-from tests.test_exactly_once_driver import failed, new_driver, placed
 
 LEASE = timedelta(minutes=1)
-FIRST_ID = 15562210
 
 
 @pytest.fixture
@@ -27,31 +25,6 @@ def sent(transactional_db):
     batch = make_batch(state=Batch.State.RUNNING)
     claimed = claim([make_order(batch=batch).pk for _ in range(3)], LEASE)
     return sorted(claimed, key=lambda order: order.pk)
-
-
-def answered(driver, orders, answer=lambda order, n: placed(order, FIRST_ID + n)):
-    """Each order's call finished (placed unless `answer` says otherwise), in our hands."""
-    futures = []
-    for n, order in enumerate(orders):
-        future = Future()
-        future.set_result(answer(order, n))
-        driver.sending.sends[future] = (order, 0.0)
-        futures.append(future)
-    return futures
-
-
-def fail_first_commit(monkeypatch):
-    wrapper = connections["default"]
-    original = wrapper.commit
-    failures = []
-
-    def commit():
-        if not failures:
-            failures.append(1)
-            raise OperationalError("could not flush the write-ahead log")
-        original()
-
-    monkeypatch.setattr(wrapper, "commit", commit)
 
 
 def recorded(orders):

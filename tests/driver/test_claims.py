@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 from submissions.driver import Driver, claims, lease
+from tests.fixtures.driver import ScriptedClient
 from tests.fixtures.factories import claim, make_batch
-from tests.test_engine import ScriptedClient
 
 LEASE = timedelta(minutes=1)
 URGENT, LOW, HIGH = Batch.Priority.URGENT, Batch.Priority.LOW, Batch.Priority.HIGH

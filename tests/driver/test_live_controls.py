@@ -8,8 +8,8 @@ from orders.models import Batch, Order
 from submissions import controls
 from submissions.driver import Driver, lease, limits
 from submissions.models import Control, ControlChange, Dispatcher
+from tests.fixtures.driver import ScriptedClient, run
 from tests.fixtures.factories import make_batch, make_order
-from tests.test_engine import ScriptedClient, run
 
 CHANGE_URL = "/admin/submissions/control/1/change/"
 

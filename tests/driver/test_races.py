@@ -19,9 +19,9 @@ from submissions.driver import claims, drive
 from submissions.driver.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
+from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import claim, make_batch, make_order
-from tests.test_engine import ScriptedClient, error, run
-from tests.test_provider_client import KEY, ScriptedServer
+from tests.fixtures.provider_server import KEY, ScriptedServer
 
 S = Order.Status
 LEASE = timedelta(seconds=60)
@@ -43,14 +43,16 @@ def send(order):
 
 @pytest.mark.parametrize("status", [502, 504])
 def test_a_gateway_error_on_placeorder_makes_the_order_unknown_and_it_is_not_resent(
-    db, enqueued, status
+    db, enqueued, clock, status
 ):
     server = ScriptedServer([(status, "<html>Bad Gateway</html>")])
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     order = make_order(batch=make_batch(state=Batch.State.QUEUED))
 
     try:
-        drive(0.5, lambda: GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2))
+        drive(
+            0.5, lambda: GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2), clock=clock
+        )
     finally:
         server.shutdown()
         server.server_close()

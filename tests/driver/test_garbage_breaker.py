@@ -16,8 +16,8 @@ from submissions import alerts, garbage
 from submissions.driver import claims, polling
 from submissions.models import Alert, ServiceHold
 from submissions.provider import GsmFusionClient
+from tests.fixtures.driver import run
 from tests.fixtures.factories import make_batch, make_service
-from tests.test_engine import run
 
 CHECKER, FMI = CATALOGUE[0], CATALOGUE[1]  # 1739 and 1201
 

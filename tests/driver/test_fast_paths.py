@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError
 from django.utils import timezone
 
 import submissions.driver
@@ -21,10 +21,17 @@ from submissions import controls
 from submissions.driver import Driver, ahead, claims, lease, reconcile, refusals, shutdown
 from submissions.models import Breaker
 from submissions.provider.answers import RemoteOrder
+from tests.fixtures.driver import (
+    ScriptedClient,
+    answered,
+    commit_then_drop,
+    error,
+    fail_first_commit,
+    failed,
+    new_driver,
+    run,
+)
 from tests.fixtures.factories import claim, make_batch, make_order, valid_imei
-from tests.test_engine import ScriptedClient, error, run
-from tests.test_exactly_once_driver import failed, new_driver
-from tests.test_grouped_recording import answered, fail_first_commit
 
 LEASE = timedelta(minutes=1)
 Status = Order.Status
@@ -62,20 +69,6 @@ def calls_end(driver):
             driver.clock.advance(1)
             wait([future], timeout=0.01)
         future.result(timeout=0)
-
-
-def commit_then_drop(monkeypatch):
-    """The next COMMIT reaches the server, then the connection drops before its answer."""
-    wrapper = connections["default"]
-    original, dropped = wrapper.commit, []
-
-    def commit():
-        original()
-        if not dropped:
-            dropped.append(1)
-            raise OperationalError("server closed the connection unexpectedly")
-
-    monkeypatch.setattr(wrapper, "commit", commit)
 
 
 # -- 1. an ambiguous commit ---------------------------------------------------------------------
@@ -256,10 +249,18 @@ def shift(order, to_status, seconds):
 
 @pytest.fixture
 def skewed(monkeypatch):
-    real_now = timezone.now
+    """This host's clock runs `offset` away: every `timezone.now()` here, wherever it is read."""
+    from django.utils import timezone as django_timezone
+
+    real = django_timezone.datetime
 
     def skew(offset):
-        monkeypatch.setattr(timezone, "now", lambda: real_now() + offset)
+        class Skewed(real):
+            @classmethod
+            def now(cls, tz=None):
+                return real.now(tz) + offset
+
+        monkeypatch.setattr(django_timezone, "datetime", Skewed)
 
     return skew
 
@@ -424,7 +425,7 @@ def test_outage_answers_of_a_failed_group_count_once_toward_the_breaker(sent, mo
 
 def test_the_deploy_units_wait_longer_than_a_driver_takes_to_stop():
     unit = configparser.ConfigParser(strict=False, interpolation=None)
-    unit.read(Path(__file__).parent.parent / "deploy/systemd/portal-qcluster.service")
+    unit.read(Path(__file__).parents[2] / "deploy/systemd/portal-qcluster.service")
 
     timeout = int(unit["Service"]["TimeoutStopSec"])
 

@@ -14,11 +14,15 @@ from django.utils import timezone
 
 from orders.models import Batch, Order
 from submissions.driver import Driver, claims, drive, lease
-from submissions.driver.calls import Call
 from submissions.models import Dispatcher
-from submissions.provider import PlacedOrder
+from tests.fixtures.driver import (
+    ScriptedClient,
+    failed,
+    new_driver,
+    placed,
+    run,
+)
 from tests.fixtures.factories import claim, make_batch, make_order
-from tests.test_engine import ScriptedClient, error, run
 
 LEASE = timedelta(minutes=1)
 
@@ -28,15 +32,6 @@ def order(db):
     return make_order(batch=make_batch(state=Batch.State.RUNNING))
 
 
-def placed(order, remote_id=15562210):
-    raw = f"<result><imeis><id>{remote_id}</id></imeis></result>"
-    return Call(placed=PlacedOrder(remote_id, order.imei, "Pending", raw), latency=1.0)
-
-
-def failed(kind, message, status_code=None):
-    return Call(error=error(kind, message, status_code), latency=1.0)
-
-
 def stale_and_fresh_claims(order):
     """A call that outlived its lease, an operator re-submit, and a new claim of the order."""
     (stale,) = claim([order.pk], timedelta(seconds=-1))
@@ -44,10 +39,6 @@ def stale_and_fresh_claims(order):
     Order.objects.get(pk=order.pk).requeue(include_unknown=True)
     (fresh,) = claim([order.pk], LEASE)
     return stale, fresh
-
-
-def new_driver(client=None):
-    return Driver(lease.acquire(), 1, lambda: client or ScriptedClient())
 
 
 # -- 2. transitions out of `submitting` belong to one claim -----------------------------------

@@ -11,8 +11,8 @@ import submissions.driver
 from orders.models import Batch
 from submissions.driver import drive
 from submissions.provider import GsmFusionClient, ProviderError
+from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import make_batch
-from tests.test_engine import ScriptedClient, error, run
 
 pytestmark = pytest.mark.django_db
 
@@ -103,12 +103,15 @@ def test_with_log_format_json_each_line_is_a_json_object_with_the_fields(caplog)
     assert isinstance(line["latency_ms"], int) and line["http"] == 200
 
 
-def test_the_api_key_never_appears_in_the_log_of_real_calls(caplog, fake_provider, settings):
+def test_the_api_key_never_appears_in_the_log_of_real_calls(
+    caplog, make_fake_provider, clock, settings
+):
+    make_fake_provider(clock=clock)
     caplog.set_level(logging.DEBUG)
     settings.GSM_FUSION_READ_TIMEOUT = 5
     make_batch(orders=3, state=Batch.State.QUEUED)
 
-    drive(deadline_seconds=1.0, client_factory=GsmFusionClient.from_settings)
+    drive(deadline_seconds=1.0, client_factory=GsmFusionClient.from_settings, clock=clock)
 
     assert len(call_records(caplog, "placeorder")) == 3
     assert settings.GSM_FUSION_API_KEY not in caplog.text
