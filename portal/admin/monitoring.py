@@ -13,6 +13,7 @@ from django.utils.html import format_html_join
 from submissions import controls
 from submissions.models import Alert, Control
 
+from .readonly import ReadOnlyAdmin
 from .wording import control_change_text
 
 OPERATE = "submissions.operate_sending"
@@ -91,16 +92,7 @@ class ControlAdmin(admin.ModelAdmin):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ReadOnlyAdmin):
     list_display = ["title", "opened_at", "closed_at", "detail"]
     list_filter = ["key"]
     readonly_fields = [f.name for f in Alert._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

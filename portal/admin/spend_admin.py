@@ -8,18 +8,9 @@ from django.http import HttpResponse
 from submissions import pricerise
 from submissions.models import AuditRecord, PriceRise
 
+from .readonly import ReadOnlyAdmin
+
 AUDIT_COLUMNS = ["id", "at", "username", "action", "amount", "detail", "prev_hash", "hash"]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AuditRecord)

@@ -40,7 +40,6 @@ NOTE = (
 REQUEUED = "Refused by the provider for the whole account (not charged): “{}”. Queued again."
 
 ORDER, ACCOUNT, ACCOUNT_NOW = "order", "account", "account, from now"
-PLACED_STATUSES = Order.AWAITING_RESULT_STATUSES
 
 
 def judge(order, text):
@@ -111,11 +110,12 @@ def sent_between(first, last):
     return [pk for at, pk in claims.values_list("at", "order_id") if first <= (at, pk) <= last]
 
 
-def placed_between(first, last):
+def placed_between(first, last, sent=None):
+    """Was an order sent from `first` to `last` placed? `sent`: their ids, if read already."""
     placed = OrderEvent.objects.filter(
-        order_id__in=sent_between(first, last),
+        order_id__in=sent_between(first, last) if sent is None else sent,
         from_status__in=[Order.Status.SUBMITTING, Order.Status.UNKNOWN],
-        to_status__in=PLACED_STATUSES,
+        to_status__in=Order.AWAITING_RESULT_STATUSES,
         at__gte=first[0],
     )
     return placed.exists()
@@ -126,9 +126,9 @@ def nothing_between(row, order):
     was placed."""
     first = (row.refusal_first_sent_at, row.refusal_first_order_id)
     last = (row.refusal_last_sent_at, row.refusal_last_order_id)
-    in_flight = Order.objects.in_flight().filter(pk__in=sent_between(first, last))
-    in_flight = in_flight.exclude(pk=order.pk)
-    return not in_flight.exists() and not placed_between(first, last)
+    sent = sent_between(first, last)
+    in_flight = Order.objects.in_flight().filter(pk__in=sent).exclude(pk=order.pk)
+    return not in_flight.exists() and not placed_between(first, last, sent)
 
 
 def declare(row, text):

@@ -13,7 +13,7 @@ from orders.models import Batch, Order
 from submissions.driver import breaker
 from submissions.driver.outcomes import OUTAGE_NOTE
 from submissions.models import Breaker
-from tests.fixtures.driver import ScriptedClient, error, run
+from tests.fixtures.driver import ScriptedClient, error, run, scripted
 from tests.fixtures.factories import make_batch
 
 Status = Order.Status
@@ -26,10 +26,6 @@ def enqueued(enqueued, settings):
     settings.SUBMIT_CONCURRENCY = 1
     settings.BREAKER_THRESHOLD = 3
     return enqueued
-
-
-def scripted(batch, answer, times=5):
-    return ScriptedClient({o.imei: [answer] * times for o in batch.orders.all()})
 
 
 def open_breaker(probe_in_seconds, probe_seconds=1):

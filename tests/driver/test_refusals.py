@@ -4,7 +4,7 @@ pauses, different texts fail only their own orders."""
 import pytest
 
 from orders.models import Batch, Order
-from tests.fixtures.driver import ScriptedClient, error, run
+from tests.fixtures.driver import ScriptedClient, error, run, scripted
 from tests.fixtures.factories import make_batch
 
 Status = Order.Status
@@ -16,10 +16,6 @@ def enqueued(enqueued, settings):
     settings.SUBMIT_CONCURRENCY = 1
     settings.BREAKER_THRESHOLD = 3
     return enqueued
-
-
-def scripted(batch, answer, times=5):
-    return ScriptedClient({o.imei: [answer] * times for o in batch.orders.all()})
 
 
 def test_a_refusal_that_speaks_of_funds_pauses_every_live_batch_at_once(db, enqueued):
