@@ -57,12 +57,8 @@ class Sending:
         """Stopped by the operator or by the driver itself: the operator's stop read fresh."""
         if self.clock.monotonic() - self.controls_read_at >= STOP_CHECK_SECONDS:
             self.read_controls()
-        limits = self.outcomes.limits
-        return (
-            bool(self.outcomes.stop_reason)
-            or self.controls.sending_stopped
-            or (limits.sending_stopped)
-        )
+        # The limits' copy of the switch comes from these same controls, read less often.
+        return bool(self.outcomes.stop_reason) or self.controls.sending_stopped
 
     def ahead_wanted(self):
         """How many orders to hold claimed ahead of the free slots.
