@@ -6,12 +6,26 @@ driver's main thread.
 
 import logging
 from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
 
 from .clock import SystemClock
 
 log = logging.getLogger("submissions.driver")
 
 MAX_REMOTE_ID = 2**63 - 1  # the largest id the database stores (a signed 64-bit integer)
+LEFT_TO_THE_SWEEP = "Call still unanswered after draining, left to the sweep: order %s (IMEI %s)"
+NEVER_SENT_LEFT_TO_THE_SWEEP = (
+    "Claimed ahead, never sent, left to the sweep (then reconciled): order %s (IMEI %s)"
+)
+
+
+def longest_call_seconds():
+    """Name resolution and connecting (each bounded by the connect timeout, see
+    provider/transport.py), then the read timeout."""
+    connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
+    return 2 * connect + read
 
 
 @dataclass
@@ -67,3 +81,18 @@ def log_late_answer(order, future):
         "Late answer after the driver stopped; record it by hand: %s",
         describe(order, future.result()),
     )
+
+
+def log_left_behind(sending):
+    """At the drain's end: what is still claimed or in flight, in full, for the sweep or a
+    person."""
+    for order in [*sending.ahead.take_all(), *sending.unverified]:
+        log.error(NEVER_SENT_LEFT_TO_THE_SWEEP, order.pk, order.imei)
+    for future, (order, _) in sending.sends.items():
+        if future.done():
+            log.error(
+                "Answer never recorded; record it by hand: %s", describe(order, future.result())
+            )
+        else:
+            log.error(LEFT_TO_THE_SWEEP, order.pk, order.imei)
+            future.add_done_callback(partial(log_late_answer, order))

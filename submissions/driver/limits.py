@@ -8,6 +8,7 @@ housekeeping turn; the claim applies it under the dispatcher lock. The cap and t
 the operator's live controls where set (`controls.effective()`), else the settings.
 """
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from orders.bulk import from_now
 
 from .. import controls
 from ..models import Dispatcher
+
+log = logging.getLogger("submissions.driver")
 
 CREEP_SECONDS = 5  # after a halving or a creep, one more slot once this long passed quietly
 BURST_SECONDS = 5  # the bucket holds this many seconds' worth of sends
@@ -42,6 +45,14 @@ def current(row=None, live=None):
     cap = live.concurrency
     concurrency = max(1, min(row.effective_concurrency or cap, cap))
     return Limits(cap, concurrency, live.rate_per_minute, live.sending_stopped)
+
+
+def refreshed(limits, live):
+    """The limits in force now (`live`: the operator's controls, read this turn); logs a change."""
+    now = current(live=live)
+    if now != limits:
+        log.info("Limits now: %s", now)
+    return now
 
 
 def throttled(claimed_at):

@@ -9,14 +9,11 @@ See docs/architecture.md.
 """
 
 import logging
-from functools import partial
 
-from django.conf import settings
 from django.db import DatabaseError, connection
 
 from .. import health
-from . import claims, lease, limits, shutdown
-from .calls import describe, log_late_answer
+from . import calls, claims, lease, limits, shutdown
 from .clock import SystemClock
 from .outcomes import LEASE_LOST, Outcomes
 from .polls import Polls
@@ -28,10 +25,6 @@ log = logging.getLogger("submissions.driver")
 WAIT_SECONDS = 0.2  # how long the loop waits for a call to finish before looking again
 HOUSEKEEPING_SECONDS = 2  # lease renewal, crash sweep, finished batches, limit creep
 DATABASE_RETRY_SECONDS = 1  # after a database error, reconnect and carry on this much later
-LEFT_TO_THE_SWEEP = "Call still unanswered after draining, left to the sweep: order %s (IMEI %s)"
-NEVER_SENT_LEFT_TO_THE_SWEEP = (
-    "Claimed ahead, never sent, left to the sweep (then reconciled): order %s (IMEI %s)"
-)
 
 
 class Driver:
@@ -39,16 +32,13 @@ class Driver:
         self.token = token
         self.clock = clock or SystemClock()
         self.deadline = self.clock.monotonic() + seconds
-        # The longest a call can take: name resolution and connecting (each bounded by the
-        # connect timeout, see provider/transport.py), then the read timeout.
-        connect, read = settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT
-        call_seconds = 2 * connect + read
+        call_seconds = calls.longest_call_seconds()
         self.drain_seconds = min(call_seconds + 5, shutdown.STOP_SECONDS)
         self.outcomes = Outcomes(self.clock)
         self.sending = Sending(client_factory(), self.clock, call_seconds, self.outcomes)
         self.outcomes.limits = limits.current(live=self.sending.controls)
-        self.recording = Recording(self.sending, self.outcomes)
         self.polls = Polls(client_factory(), self.outcomes)
+        self.recording = Recording(self.sending, self.polls, self.outcomes)
         self.next_housekeeping = 0.0
 
     def run(self):
@@ -69,7 +59,7 @@ class Driver:
         (`survive`). Nothing between the loop and the drain can skip the drain.
         """
         try:
-            while self.running() and self.survive(self.step):
+            while self.running() and survive(self.clock, self.step):
                 pass
             self.hand_over()
             self.drain()
@@ -90,7 +80,7 @@ class Driver:
         finally:
             # Even when a statement above failed (a lock timeout: a stalled claimer holds the
             # dispatcher row), the answers in hand are recorded and the free slots refilled.
-            self.wait_and_record(WAIT_SECONDS, refill=True)
+            self.recording.wait_and_record(WAIT_SECONDS, refill=True)
         self.polls.record_reconciled()
         return True
 
@@ -110,7 +100,7 @@ class Driver:
         claims.cancel_stranded()
         claims.finish_batches()
         limits.creep()
-        self.apply_limits()
+        self.outcomes.limits = limits.refreshed(self.outcomes.limits, self.sending.read_controls())
         self.outcomes.breaker.grow()
         self.outcomes.refusal_lifted()
         self.polls.start_reconciling()
@@ -118,58 +108,13 @@ class Driver:
         health.beat()
         return self.sending.sends or self.polls or claims.work_remains()
 
-    def apply_limits(self):
-        """The limits in force (429s, the operator's live controls): read every turn."""
-        current = limits.current(live=self.sending.read_controls())
-        if current != self.outcomes.limits:
-            log.info("Limits now: %s", current)
-            self.outcomes.limits = current
-
     def refill(self):
         """Claim due orders into the free slots and send them (no answer to record)."""
         self.recording.record([], refill=True)
 
-    def wait_and_record(self, timeout, refill=False):
-        """Wait briefly for calls to finish; record them (and refill the free slots)."""
-        sends = self.sending.sends
-        futures = [f for f in sends if f not in self.recording.held] + list(self.polls.futures)
-        if refill and not futures:  # nothing to wait for: claim first
-            self.refill()
-            futures = list(sends)
-        done = self.clock.wait(futures, timeout)[0] if futures else self.pause(timeout)
-        if refill:
-            self.sending.send_ready()  # freed slots first, from memory; then the database work
-        self.recording.record([f for f in done if f in sends], refill=refill)
-        # At most one poll chunk a turn: the next turn refills the free slots first. Chunks
-        # left stay done and come back at once from the next wait().
-        if refill and any(f in self.polls.futures for f in done):
-            self.sending.send_ready()  # calls that finished while the turn above was recorded
-        self.polls.record_one(done)
-
-    def pause(self, seconds):
-        self.clock.sleep(seconds)
-        return set()
-
     def running(self):
         """Before the deadline, and no SIGTERM (a deploy): then hand over and drain."""
         return self.clock.monotonic() < self.deadline and not shutdown.requested()
-
-    def survive(self, turn, *args):
-        """Run one turn; on any error reconnect after a pause and carry on (True).
-
-        Without this, one dropped connection (or any other error) ended the driver and lost
-        the answers of every call in flight: placed and charged orders swept to `unknown`,
-        their ids gone.
-        """
-        try:
-            return turn(*args)
-        except DatabaseError as exc:
-            log.warning("Database error; reconnecting in %d s: %s", DATABASE_RETRY_SECONDS, exc)
-        except Exception:
-            log.exception("Driver turn failed; carrying on in %d s", DATABASE_RETRY_SECONDS)
-        connection.close()
-        self.clock.sleep(DATABASE_RETRY_SECONDS)
-        return True
 
     def hand_over(self):
         """Put the orders claimed ahead back, release the lease, start a successor.
@@ -178,9 +123,9 @@ class Driver:
         successor must find those orders queued. The lease is released before the check for
         work: a batch committed after the check kicks a driver that finds the lease free.
         """
-        self.survive(self.sending.put_back_ahead, NOT_SENT_HANDED_OVER)
-        self.survive(lease.release, self.token)
-        self.survive(self.start_successor)
+        survive(self.clock, self.sending.put_back_ahead, NOT_SENT_HANDED_OVER)
+        survive(self.clock, lease.release, self.token)
+        survive(self.clock, self.start_successor)
 
     def start_successor(self):
         from . import enqueue  # the package's one way to start a driver
@@ -206,27 +151,16 @@ class Driver:
             in_hand = any(future.done() for future in self.sending.sends)
             if now >= give_up_at or (now >= calls_end and not in_hand):
                 break
-            self.survive(self.drain_turn, now)
-        self.give_up()
-        self.survive(self.wrap_up)
+            survive(self.clock, self.drain_turn, now)
+        calls.log_left_behind(self.sending)
+        survive(self.clock, self.wrap_up)
 
     def drain_turn(self, now):
         if now >= self.next_housekeeping:
             self.next_housekeeping = now + HOUSEKEEPING_SECONDS
             self.sending.keep_alive()
             self.recording.retry_held()
-        self.wait_and_record(WAIT_SECONDS)
-
-    def give_up(self):
-        for order in [*self.sending.ahead.take_all(), *self.sending.unverified]:
-            log.error(NEVER_SENT_LEFT_TO_THE_SWEEP, order.pk, order.imei)
-        for future, (order, _) in self.sending.sends.items():
-            if future.done():
-                answer = describe(order, future.result())
-                log.error("Answer never recorded; record it by hand: %s", answer)
-            else:
-                log.error(LEFT_TO_THE_SWEEP, order.pk, order.imei)
-                future.add_done_callback(partial(log_late_answer, order))
+        self.recording.wait_and_record(WAIT_SECONDS)
 
     def wrap_up(self):
         claims.cancel_stranded()
@@ -236,3 +170,21 @@ class Driver:
     def close(self):
         self.sending.close()
         self.polls.close()
+
+
+def survive(clock, turn, *args):
+    """Run one turn; on any error reconnect after a pause and carry on (True).
+
+    Without this, one dropped connection (or any other error) ended the driver and lost the
+    answers of every call in flight: placed and charged orders swept to `unknown`, their ids
+    gone.
+    """
+    try:
+        return turn(*args)
+    except DatabaseError as exc:
+        log.warning("Database error; reconnecting in %d s: %s", DATABASE_RETRY_SECONDS, exc)
+    except Exception:
+        log.exception("Driver turn failed; carrying on in %d s", DATABASE_RETRY_SECONDS)
+    connection.close()
+    clock.sleep(DATABASE_RETRY_SECONDS)
+    return True

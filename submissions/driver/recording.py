@@ -26,10 +26,33 @@ log = logging.getLogger("submissions.driver")
 
 
 class Recording:
-    def __init__(self, sending, outcomes):
-        self.sending, self.outcomes = sending, outcomes
+    def __init__(self, sending, polls, outcomes):
+        self.sending, self.polls, self.outcomes = sending, polls, outcomes
         self.held = set()  # finished sends whose recording failed: logged, retried
         self.recorded = []  # the sends recorded in the transaction under way
+
+    def wait_and_record(self, timeout, refill=False):
+        """Wait briefly for calls to finish; record them (and refill the free slots).
+
+        At most one poll chunk a turn: the next turn refills the free slots first. Chunks left
+        stay done and come back at once from the next wait.
+        """
+        sending, polls = self.sending, self.polls
+        futures = [f for f in sending.sends if f not in self.held] + list(polls.futures)
+        if refill and not futures:  # nothing to wait for: claim first
+            self.record([], refill=True)
+            futures = list(sending.sends)
+        if futures:
+            done = sending.clock.wait(futures, timeout)[0]
+        else:
+            done = set()
+            sending.clock.sleep(timeout)
+        if refill:
+            sending.send_ready()  # freed slots first, from memory; then the database work
+        self.record([f for f in done if f in sending.sends], refill=refill)
+        if refill and any(f in polls.futures for f in done):
+            sending.send_ready()  # calls that finished while the turn above was recorded
+        polls.record_one(done)
 
     def record(self, futures, refill=False):
         """Record finished calls (and with `refill`, claim the slots they free), then send."""

@@ -135,7 +135,7 @@ def test_a_pool_that_cannot_start_a_thread_sends_each_order_once(driver, monkeyp
     monkeypatch.setattr(ThreadPoolExecutor, "submit", submit)
     driver.sending.send_ready()
     calls_end(driver)
-    driver.wait_and_record(0.1)
+    driver.recording.wait_and_record(0.1)
 
     assert calls(driver, batch.orders.order_by("id")) == [1] * 5
     assert statuses(batch.orders.all()) == {Status.PENDING}
