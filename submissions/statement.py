@@ -2,7 +2,7 @@
 
 For a day (local to TIME_ZONE) the portal reads back with `getimeis` (statement_read.py):
 1. every order it recorded that day (placed that day: `submitted_at`, with a provider id);
-2. every id window of an order that was unknown at any moment that day (reconcile.py's
+2. every id window of an order that was unknown at any moment that day (id_window.py's
    windows: only a lost answer can leave a charge without a record, so one can hide there).
 Then each order is classed (statement_compare.py): matched, provider only (the money leak:
 charged, no record), portal only, or differing in amount or status.
@@ -20,7 +20,7 @@ from django.utils import timezone
 from orders.models import Order, OrderEvent
 
 from . import statement_read
-from .driver import reconcile
+from .driver import id_window
 from .models import StatementLine, StatementRun
 from .provider import GsmFusionClient
 from .statement_compare import compare
@@ -71,7 +71,7 @@ def add_window(result, lost):
         .order_by("-at", "-id")
         .first()
     )
-    window = reconcile.window_of(order, sent, lost) if sent else "no record of its call"
+    window = id_window.window_of(order, sent, lost) if sent else "no record of its call"
     if isinstance(window, str):
         result.notes.append(f"Order {order.pk} (unknown at {lost.at:%H:%M:%S}): {window}.")
         return
