@@ -7,7 +7,7 @@ For a day (local to TIME_ZONE) the portal reads back with `getimeis` (statement_
 Then each order is classed (statement_compare.py): matched, provider only (the money leak:
 charged, no record), portal only, or differing in amount or status.
 A run is kept with its lines that are not a plain match (StatementRun, StatementLine); a
-day that does not match raises the "statement" alert (alerts.py) until someone reviews it.
+day that does not match raises the "statement" alert (alert_conditions.py) until someone reviews it.
 """
 
 import logging
