@@ -11,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from submissions import alerts
+from submissions import alert_conditions, alerts
 from submissions.models import Alert, Dispatcher
 from tests.fixtures.factories import make_batch, make_order
 
@@ -82,7 +82,7 @@ def test_a_five_minute_outage_sends_one_mail_when_it_starts_and_one_when_it_ends
     start, lost = outage
     for second in (60, 120):  # failing, not yet down: the failure rate and unknowns are held
         states = evaluate_at(start + timedelta(seconds=second))
-        assert states == dict.fromkeys([c.key for c in alerts.CONDITIONS], False)
+        assert states == dict.fromkeys([c.key for c in alert_conditions.CONDITIONS], False)
     for second in (190, 250, 290):
         states = evaluate_at(start + timedelta(seconds=second))
         assert (states["provider_down"], states["failure_rate"], states["unknown_orders"]) == (

@@ -5,12 +5,8 @@ from decimal import Decimal
 import pytest
 
 from submissions.provider.answers import MalformedAnswer, parse_answer
-from submissions.provider.client import (
-    PlacedOrder,
-    ProviderError,
-    error_from_text,
-    placed_order_from,
-)
+from submissions.provider.errors import ProviderError, error_from_text
+from submissions.provider.placed import PlacedOrder, placed_order_from
 from tests.fixtures.provider import provider_sample
 
 TITLE = "Apple iPhone IMEI Carrier + Simlock + FMI + WW + Activation Etc 🔥Hot Exclusive Checker🔥"

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from devtools.fakefusion.data import CATALOGUE
 from orders.models import Batch, Order, Service
-from submissions import alerts, statement, statement_read
+from submissions import alert_conditions, alerts, statement, statement_read
 from submissions.driver import polling
 from submissions.models import Alert, StatementLine, StatementRun
 from submissions.provider import GsmFusionClient
@@ -140,10 +140,10 @@ def test_spend_today_leaves_out_refunded_rejections(books, provider_client, sett
     books.set_faults({"reject_rate": 1.0})
     place(provider_client, 2)
 
-    assert alerts.spend_today(timezone.now()) is None  # $0.16 gross, all of it refunded
+    assert alert_conditions.spend_today(timezone.now()) is None  # $0.16 gross, all of it refunded
 
     place(provider_client, 1, service_id=UNLOCK[0])
-    assert alerts.spend_today(timezone.now()) == (
+    assert alert_conditions.spend_today(timezone.now()) == (
         "$24.99 spent today, over SPEND_ALERT_PER_DAY ($1)."
     )
 

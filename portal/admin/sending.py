@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from orders.models import Batch
 from submissions import controls
-from submissions.alerts import OPERATOR_PAUSE_PREFIX
+from submissions.alert_conditions import OPERATOR_PAUSE_PREFIX
 from submissions.driver import breaker
 from submissions.models import ControlChange
 

@@ -18,7 +18,7 @@ from orders.models import Order, Placed
 
 from ..models import Dispatcher
 from ..provider import ProviderError
-from ..provider.client import InvalidRequest
+from ..provider.errors import InvalidRequest
 from . import calllog, claims, limits, refusals
 from .breaker import CircuitBreaker, is_outage
 from .calls import storable

@@ -1,6 +1,6 @@
 """Reading the provider's XML answers (docs/provider-protocol.md, "Lists" and each action).
 
-Pure parsing: no HTTP, no settings, no error classification (that is `provider.py`'s job).
+Pure parsing: no HTTP, no settings, no error classification (that is `errors.py`'s job).
 """
 
 import re

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from orders.models import Batch, Order, OrderEvent
-from submissions.driver import reconcile
+from submissions.driver import id_window, reconcile
 from submissions.provider import GsmFusionClient
 from tests.fixtures.factories import claim, make_batch, make_service
 
@@ -117,7 +117,7 @@ def test_the_last_unknown_order_created_at_the_provider_is_found_above_its_lower
     assert (found, requeued) == (1, 0)
     assert (lost.status, lost.remote_id) == (Status.PENDING, held[lost.imei])
     assert lost.events.last().detail.startswith(
-        f"Found again by reading provider ids {low + 1}–{low + reconcile.TAIL_IDS}"
+        f"Found again by reading provider ids {low + 1}–{low + id_window.TAIL_IDS}"
     )
 
 
@@ -144,7 +144,7 @@ def test_the_last_unknown_order_never_created_stays_unknown_until_a_later_order_
     assert (first, status_before_a_later_order) == ((0, 0), Status.UNKNOWN)
     assert list(notes.values_list("detail", flat=True)) == [
         "Still unknown after looking for it again: no order sent after it has been placed yet "
-        f"(upper end of its id window); ids {low + 1}–{low + reconcile.TAIL_IDS} hold none."
+        f"(upper end of its id window); ids {low + 1}–{low + id_window.TAIL_IDS} hold none."
     ]
     assert (second, lost.status) == ((0, 1), Status.QUEUED)
 
