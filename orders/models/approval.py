@@ -1,10 +1,14 @@
 """Four eyes on spend: a batch over APPROVAL_THRESHOLD waits for a second staff member."""
 
+from django.db import models
 from django.utils import timezone
 
 
-class BatchApproval:
+class BatchApproval(models.Model):
     """The approval transitions of `Batch` (docs/spend.md), made of its `_move`."""
+
+    class Meta:
+        abstract = True
 
     def await_approval(self, requested_by, note):
         """-> awaiting approval: an import or re-submit over the threshold, by `requested_by`."""

@@ -9,7 +9,7 @@ from .service import Service
 from .statuses import StatusGroups
 
 
-class Batch(BatchApproval, models.Model):
+class Batch(BatchApproval):
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"

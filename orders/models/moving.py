@@ -1,13 +1,16 @@
 """How every transition of an order writes: one conditional UPDATE and its event."""
 
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q
 
 from .. import bulk
 
 
-class ConditionalMoves:
+class ConditionalMoves(models.Model):
     """`Order`'s moves: `_move` is what each of its transitions is made of."""
+
+    class Meta:
+        abstract = True
 
     def _move(
         self,

@@ -22,7 +22,7 @@ from .service import Service
 from .statuses import Status, StatusGroups
 
 
-class Order(StatusGroups, ConditionalMoves, models.Model):
+class Order(StatusGroups, ConditionalMoves):
     Status = Status  # and the status groups: orders/models/statuses.py
 
     batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="orders")

@@ -17,7 +17,7 @@ class Status(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class StatusGroups:
+class StatusGroups(models.Model):
     """The status groups, on `Order` (`Order.OPEN_STATUSES`), and the provider's status words."""
 
     # Not yet at the provider (or on its way there).
@@ -51,3 +51,6 @@ class StatusGroups:
         "completed": Status.COMPLETED,
         "rejected": Status.REJECTED,
     }
+
+    class Meta:
+        abstract = True
