@@ -18,7 +18,8 @@ class Status(models.TextChoices):
 
 
 class StatusGroups(models.Model):
-    """The status groups, on `Order` (`Order.OPEN_STATUSES`), and the provider's status words."""
+    """The status groups and the provider's status words: an abstract model, so `Order` has
+    them (`Order.OPEN_STATUSES`) and its migration state is unchanged."""
 
     # Not yet at the provider (or on its way there).
     UNSENT_STATUSES = [Status.QUEUED, Status.SUBMITTING]
