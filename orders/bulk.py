@@ -1,12 +1,14 @@
-"""The SQL plumbing of the transitions that move many orders at once.
+"""The SQL plumbing of the writes that move many orders at once.
 
-The transitions themselves stay on the models (orders/models.py); this is how they write in
-bulk: one transaction and one INSERT of events for a group of transitions
+The transitions themselves stay on the model and its manager (orders/models/); this is how
+they write in bulk: one transaction and one INSERT of events for a group of transitions
 (`transitions_in_bulk`), one UPDATE whose values differ per row (`per_order`), one prepared
-UPDATE sent for many rows (`update_each`), the batch cancel's counted UPDATE on PostgreSQL,
-and the database's clock for leases (`from_now`).
+UPDATE sent for many rows (`update_each`), one INSERT of a batch's new orders
+(`insert_each_imei`), the batch cancel's counted UPDATE on PostgreSQL, and the database's clock
+for leases (`from_now`).
 """
 
+import json
 import threading
 from contextlib import contextmanager
 
@@ -83,6 +85,29 @@ def update_each(model, changes, names):
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+def insert_each_imei(model, given, imeis):
+    """One row of `model` per IMEI, in their order: INSERT ... SELECT over the IMEIs passed as
+    one array. `given` names the values of some fields; every other column takes its default."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != "imei"]
+    values = [f.get_db_prep_save(given.get(f.name, f.get_default()), connection) for f in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in [*fields, model._meta.get_field("imei")])
+    constants = ", ".join(["%s"] * len(fields))
+    if connection.vendor == "postgresql":
+        source = "unnest(%s::text[]) WITH ORDINALITY AS given(imei, n) ORDER BY given.n"
+        listed = list(imeis)
+    else:
+        source = "json_each(%s) AS given ORDER BY given.key"
+        listed = json.dumps(list(imeis))
+    imei = "given.imei" if connection.vendor == "postgresql" else "given.value"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "
+            f"SELECT {constants}, {imei} FROM {source}",
+            [*values, listed],
+        )
 
 
 def cancel_queued_counted(batch_id, now, queued, cancelled):

@@ -87,7 +87,7 @@ def cancel_batch(batch, actor):
         note = f"Cancelled by {actor} at {timezone.now():%Y-%m-%d %H:%M}."
         if not batch.cancel(note):
             return Cancelled(False, 0, 0)
-        cancelled = Order.cancel_queued(batch.pk, actor=actor)
+        cancelled = Order.objects.cancel_queued(batch.pk, actor=actor)
         sent = batch.orders.filter(status__in=Order.MAY_BE_PLACED_STATUSES).count()
         detail = f"Batch {batch.pk} cancelled: {cancelled} queued orders, {sent} already sent."
         audit.record(actor, "cancel", detail)

@@ -15,7 +15,7 @@ from tests.fixtures.spend import LEASE
 
 
 def place(orders):
-    Order.mark_placed_in_bulk([Placed(o, 15562209 + o.pk, "Pending") for o in orders])
+    Order.objects.mark_placed_in_bulk([Placed(o, 15562209 + o.pk, "Pending") for o in orders])
 
 
 def drive_until_capped(start, chunk=7):

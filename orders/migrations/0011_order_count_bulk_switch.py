@@ -5,7 +5,7 @@ but a 20,000-order cancel in one transaction updates the same two counter rows 2
 each (22 s measured) and runs the spend-ledger function 20,000 times for nothing (queued ->
 cancelled writes no spend line). With `orders.bulk_counts` set to 'on' for its transaction,
 both triggers skip the rows and the caller adjusts the counters by the totals
-(Order.cancel_queued, the only user). Every other code path is unchanged. SQLite: nothing to
+(Order.objects.cancel_queued, the only user). Every other code path is unchanged. SQLite: nothing to
 do (its row triggers cost ~0.5 s for 20,000).
 """
 

@@ -202,7 +202,7 @@ def create_batch(plan, user, note="", priority=Batch.Priority.NORMAL):
             note=note,
             priority=priority,
         )
-        Order.insert_queued(batch, plan.imeis, now)
+        Order.objects.insert_queued(batch, plan.imeis, now)
         submission_services.batch_created(batch, user, len(plan.imeis) * plan.service.price)
     return batch
 

@@ -58,7 +58,7 @@ def claim(limit, wanted, lease, live=None, ahead=0):
         due = due_orders(free, by_batch)
         due = spend.fit(due, row.db_now, spend_caps(live))  # under every spend cap
         due = due[: limits.take_sends(row, len(due), in_force.rate_per_minute)] if due else []
-        claimed = Order.claim(due, lease) if due else []
+        claimed = Order.objects.claim(due, lease) if due else []
         start_batches(claimed)
     return Claimed(claimed, in_flight)
 

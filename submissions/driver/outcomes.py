@@ -85,7 +85,7 @@ class Outcomes:
             Placed(order, call.placed.remote_id, call.placed.status, call.placed.raw, call.latency)
             for order, _, call in calls
         ]
-        moved = {id(order) for order in Order.mark_placed_in_bulk(answers)}
+        moved = {id(order) for order in Order.objects.mark_placed_in_bulk(answers)}
         for order, _, call in calls:
             self.breaker.succeeded()
             self.provider_answered = True

@@ -48,7 +48,7 @@ def record_statuses(orders_by_id, remotes):
             for r in remotes
             if r.remote_id in orders_by_id
         ]
-        moved = Order.apply_remote_statuses(answers)
+        moved = Order.objects.apply_remote_statuses(answers)
         changed = len(moved)
         garbage.record_results(moved)  # a service paid for worthless results is paused
         # Ids the provider left out, and orders still waiting, are asked about again later.

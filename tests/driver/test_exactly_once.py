@@ -3,7 +3,6 @@
 Each test reproduces one finding of the review (it failed on the engine before the fix).
 """
 
-import inspect
 import threading
 import time
 from datetime import timedelta
@@ -165,16 +164,16 @@ def test_a_driver_lease_taken_by_a_host_behind_is_still_live_for_the_others(db, 
 
 
 def fail_while(monkeypatch, method, error, condition):
-    """Make Order.<method> raise `error` while `condition()` holds, as a database outage."""
-    original = getattr(Order, method)
+    """Make Order.objects.<method> raise `error` while `condition()` holds, as a database outage."""
+    manager = type(Order.objects)
+    original = getattr(manager, method)
 
     def flaky(*args, **kwargs):
         if condition():
             raise error
         return original(*args, **kwargs)
 
-    is_classmethod = isinstance(inspect.getattr_static(Order, method), classmethod)
-    monkeypatch.setattr(Order, method, staticmethod(flaky) if is_classmethod else flaky)
+    monkeypatch.setattr(manager, method, flaky)
 
 
 def once():
