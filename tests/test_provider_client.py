@@ -31,7 +31,7 @@ def scripted():
 
     def start(*script):
         server = ScriptedServer(script)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
         started.append(server)
         return server, GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2)
 

@@ -46,7 +46,7 @@ def test_a_gateway_error_on_placeorder_makes_the_order_unknown_and_it_is_not_res
     db, enqueued, clock, status
 ):
     server = ScriptedServer([(status, "<html>Bad Gateway</html>")])
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     order = make_order(batch=make_batch(state=Batch.State.QUEUED))
 
     try:
