@@ -56,13 +56,17 @@ class ChaosProxy:
             self.cuts += 1
 
     def refuse(self, seconds):
-        """Refuse new connections from now for `seconds` (the listener closed), then listen."""
+        """Refuse new connections from now for `seconds` (the listener closed), then listen.
+
+        Returns the timer that listens again: `join()` it to wait for that.
+        """
         with self._lock:
             self.refusals += 1
         self._close_listener()
         timer = threading.Timer(seconds, self._reopen)
         timer.daemon = True
         timer.start()
+        return timer
 
     def _reopen(self):
         with self._lock:

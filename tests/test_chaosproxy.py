@@ -2,10 +2,10 @@
 
 import socket
 import threading
-import time
 
 import pytest
 
+from devtools import chaosproxy
 from devtools.chaosproxy import Chaos, ChaosProxy
 from devtools.faultdrills.chaos import with_port
 
@@ -39,7 +39,8 @@ def echo_port():
 
 
 @pytest.fixture
-def proxy(echo_port):
+def proxy(echo_port, monkeypatch):
+    monkeypatch.setattr(chaosproxy, "POLL_SECONDS", 0.01)  # a cut reaches the pumps at once
     proxy = ChaosProxy(echo_port).start()
     yield proxy
     proxy.stop()
@@ -70,11 +71,11 @@ def test_a_cut_resets_every_live_connection(proxy):
 
 
 def test_it_refuses_new_connections_for_a_while_then_accepts_them_again(proxy):
-    proxy.refuse(0.5)
+    listening_again = proxy.refuse(0.05)
 
     with pytest.raises(ConnectionRefusedError):
         connect(proxy)
-    time.sleep(0.7)
+    listening_again.join(5)
 
     with connect(proxy) as conn:
         conn.sendall(b"back")
@@ -82,9 +83,9 @@ def test_it_refuses_new_connections_for_a_while_then_accepts_them_again(proxy):
 
 
 def test_the_schedule_cuts_within_its_bounds_and_stops(proxy):
-    chaos = Chaos([proxy], cut_every=(0.1, 0.2), refuse_share=0.5, refuse_for=(0.1, 0.1))
+    chaos = Chaos([proxy], cut_every=(0.01, 0.02), refuse_share=0.5, refuse_for=(0.01, 0.01))
 
-    chaos.run_for(1.0).wait()
+    chaos.run_for(0.2).wait()
 
     cuts = [at for at, what in chaos.events if what == "cut"]
     assert 3 <= len(cuts) == proxy.cuts

@@ -4,7 +4,6 @@ These tests talk raw HTTP (not the client) so they see exactly what goes over th
 """
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -12,6 +11,7 @@ import requests
 from django.core.management import call_command
 
 from devtools.fakefusion.server import FakeFusion, completed_code
+from tests.fixtures.cluster import wait_for
 from tests.fixtures.factories import valid_imei
 from tests.fixtures.fakefusion import KEY, call, place
 
@@ -153,18 +153,18 @@ def test_it_fails_with_503_before_creating_the_order(make_fake_provider):
     assert (fake.stats()["failed_503"], fake.stats()["orders_created"]) == (1, 0)
 
 
-def test_its_gateway_answers_502_at_once_without_forwarding_to_the_provider(make_fake_provider):
-    fake = make_fake_provider(gateway_rate=1, latency=1, jitter=0)
-    started = time.monotonic()
+def test_its_gateway_answers_502_at_once_without_forwarding_to_the_provider(
+    make_fake_provider, clock
+):
+    fake = make_fake_provider(gateway_rate=1, latency=1, jitter=0, clock=clock)
 
+    # The fake's clock never moves: an answer at all means the 1 s latency never applied.
     response = call(fake, "placeorder", imei=valid_imei(1), networkId="1739")
-    took = time.monotonic() - started
-    fake.set_faults({"gateway_rate": 0})
+    fake.set_faults({"gateway_rate": 0, "latency": 0})
     again = call(fake, "placeorder", imei=valid_imei(1), networkId="1739")
 
     stats = fake.stats()
     assert (response.status_code, "502 Bad Gateway" in response.text) == (502, True)
-    assert took < 0.5  # the provider's 1 s latency never applied
     assert (stats["failed_502"], stats["failed_503"], stats["orders_created"]) == (1, 0, 1)
     assert (stats["imeis_placed_more_than_once"], stats["imeis_sent_more_than_once"]) == (0, 1)
     assert stats["peak_inflight_placeorders"] == 1
@@ -190,10 +190,10 @@ def test_the_command_passes_the_imeis_to_refuse_to_the_fake(monkeypatch):
 
 
 def test_it_creates_the_order_but_never_answers_with_timeout_rate(make_fake_provider):
-    fake = make_fake_provider(timeout_rate=1)
+    fake = make_fake_provider(timeout_rate=1, latency=0)
 
     with pytest.raises(requests.ReadTimeout):
-        call(fake, "placeorder", timeout=0.2, imei=valid_imei(1), networkId="1739")
+        call(fake, "placeorder", timeout=0.1, imei=valid_imei(1), networkId="1739")
 
     stats = fake.stats()
     assert (stats["timed_out"], stats["orders_created"], stats["charged"]) == (1, 1, "0.08")
@@ -211,13 +211,11 @@ def test_it_stops_promptly_while_holding_an_answer(make_fake_provider):
 
     caller = threading.Thread(target=send, daemon=True)
     caller.start()
-    time.sleep(0.2)
-    started = time.monotonic()
+    wait_for(lambda: fake.stats()["timed_out"] == 1, 10, "the call is held", interval=0.005)
     fake.stop()
-    caller.join(2)
+    caller.join(10)
 
-    assert time.monotonic() - started < 1
-    assert errors == [requests.ConnectionError]  # closed without an answer
+    assert errors == [requests.ConnectionError]  # closed without an answer, not timed out
 
 
 def test_it_throttles_beyond_the_rate_limit(make_fake_provider):
@@ -231,18 +229,17 @@ def test_it_throttles_beyond_the_rate_limit(make_fake_provider):
     assert (fake.stats()["rejected_429"], fake.stats()["orders_created"]) == (2, 2)
 
 
-def test_it_throttles_beyond_the_in_flight_cap(make_fake_provider):
-    fake = make_fake_provider(max_inflight=2, latency=0.4)
+def test_it_throttles_beyond_the_in_flight_cap(make_fake_provider, clock):
+    fake = make_fake_provider(max_inflight=2, latency=1, clock=clock)
 
     with ThreadPoolExecutor(5) as pool:
-        codes = sorted(
-            pool.map(
-                lambda n: (
-                    call(fake, "placeorder", imei=valid_imei(n), networkId="1739").status_code
-                ),
-                range(5),
-            )
+        answers = pool.map(
+            lambda n: call(fake, "placeorder", imei=valid_imei(n), networkId="1739").status_code,
+            range(5),
         )
+        wait_for(lambda: fake.stats()["rejected_429"] == 3, 10, "three throttled", 0.005)
+        clock.advance(1)  # the two in flight answer
+        codes = sorted(answers)
 
     assert codes == [200, 200, 429, 429, 429]
     assert (fake.stats()["peak_inflight_placeorders"], fake.stats()["rejected_429"]) == (2, 3)
@@ -253,9 +250,9 @@ def test_it_keeps_hundreds_of_placeorders_in_flight_at_once(make_fake_provider, 
 
     with ThreadPoolExecutor(300) as pool:
         answers = pool.map(lambda n: place(fake, valid_imei(n)), range(300))
-        deadline = time.monotonic() + 20  # real time, for 300 connections on a busy machine
-        while fake.stats()["inflight_placeorders"] < 300 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(
+            lambda: fake.stats()["inflight_placeorders"] == 300, 20, "300 calls in flight", 0.01
+        )
         clock.advance(1.0)  # all 300 answer at once, one second of the fake's clock later
         texts = list(answers)
 
@@ -370,7 +367,7 @@ def test_it_refuses_every_order_with_the_refusal_text_once_enough_exist(make_fak
 
 
 def test_it_leaves_other_accounts_ids_between_ours_with_id_gap(make_fake_provider):
-    fake = make_fake_provider(id_gap=5, seed=3)
+    fake = make_fake_provider(id_gap=5, seed=3, latency=0)
 
     for n in range(20):
         place(fake, valid_imei(n))
@@ -406,7 +403,8 @@ def test_it_refuses_only_the_listed_imeis_with_the_per_imei_text(make_fake_provi
 
 
 def test_its_per_imei_refusal_switches_over_http_and_leaves_seeded_runs_alone(make_fake_provider):
-    plain, refusing = make_fake_provider(seed=7, id_gap=5), make_fake_provider(seed=7, id_gap=5)
+    plain = make_fake_provider(seed=7, id_gap=5, latency=0)
+    refusing = make_fake_provider(seed=7, id_gap=5, latency=0)
     url = f"{refusing.base_url}/_faults"
 
     on = requests.post(url, json={"refuse_imeis": f"{valid_imei(9)}, {valid_imei(8)}"})

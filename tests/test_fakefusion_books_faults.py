@@ -44,7 +44,9 @@ def test_it_completes_one_services_orders_with_garbage_and_the_others_normally(
 
 def test_a_seeded_run_answers_the_same_with_the_books_faults_idle(make_fake_provider):
     def ids_and_statuses(**faults):
-        fake = make_fake_provider(seed=11, id_gap=3, reject_rate=0.5, complete_after=0, **faults)
+        fake = make_fake_provider(
+            seed=11, id_gap=3, reject_rate=0.5, latency=0, complete_after=0, **faults
+        )
         for n in range(10):
             place(fake, valid_imei(n))
         return [(o["id"], o["status"]) for o in fake.orders()]

@@ -1,7 +1,5 @@
 """The demo's faults: the fake refuses some orders (they fail) and rejects some results."""
 
-import time
-
 import requests
 
 import submissions.driver
@@ -29,10 +27,10 @@ def test_a_refused_order_is_an_error_and_nothing_is_created_or_charged(make_fake
     assert fake.stats()["refused"] == 1
 
 
-def test_a_rejected_order_is_placed_then_rejected_as_invalid(make_fake_provider):
-    fake = make_fake_provider(reject_rate=1.0, complete_after=0.05)
+def test_a_rejected_order_is_placed_then_rejected_as_invalid(make_fake_provider, clock):
+    fake = make_fake_provider(reject_rate=1.0, latency=0, complete_after=60, clock=clock)
     call(fake, "placeorder", imei=valid_imei(1), networkId="1739")
-    time.sleep(0.1)
+    clock.advance(60)
 
     answer = call(fake, "getimeis", orderIds="15562209")
 

@@ -31,7 +31,7 @@ def scripted():
 
     def start(*script):
         server = ScriptedServer(script)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
         started.append(server)
         return server, GsmFusionClient(server.base_url, "demo", KEY, read_timeout=2)
 
@@ -215,8 +215,8 @@ def test_it_raises_auth_for_bad_credentials(fake_provider, user, key, message):
 
 
 def test_it_classifies_a_read_timeout_as_unknown_outcome(make_fake_provider):
-    fake = make_fake_provider(timeout_rate=1)
-    client = GsmFusionClient(fake.base_url, "demo", KEY, read_timeout=0.2)
+    fake = make_fake_provider(timeout_rate=1, latency=0)
+    client = GsmFusionClient(fake.base_url, "demo", KEY, read_timeout=0.1)
 
     error = error_of(client.place_order, IMEI, 1739)
 

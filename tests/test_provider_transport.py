@@ -2,7 +2,6 @@
 
 import socket
 import threading
-import time
 
 import pytest
 
@@ -12,13 +11,14 @@ from tests.fixtures.factories import valid_imei
 
 @pytest.fixture
 def slow_resolver(monkeypatch):
-    """`slow.provider.test` takes 3 s to resolve (to loopback, where nothing listens)."""
+    """`slow.provider.test` resolves (to loopback, where nothing listens) only once the test
+    is over: a call that returns before then was bounded by its own timeout."""
     real = socket.getaddrinfo
     released = threading.Event()
 
     def getaddrinfo(host, *args, **kwargs):
         if host == "slow.provider.test":
-            released.wait(3)
+            released.wait(30)
             host = "127.0.0.1"
         return real(host, *args, **kwargs)
 
@@ -29,17 +29,16 @@ def slow_resolver(monkeypatch):
 
 def test_a_slow_name_resolution_is_bounded_by_the_connect_timeout(slow_resolver):
     client = GsmFusionClient(
-        "https://slow.provider.test", "demo", "KEY", connect_timeout=0.3, read_timeout=5
+        "https://slow.provider.test", "demo", "KEY", connect_timeout=0.05, read_timeout=5
     )
-    started = time.monotonic()
 
     with pytest.raises(ProviderError) as raised:
         client.place_order(valid_imei(1), 1739)
 
-    assert time.monotonic() - started < 1.5
     assert raised.value.kind == ProviderError.TRANSIENT  # nothing was sent
-    assert "Could not resolve slow.provider.test: resolving slow.provider.test took over 0.3 s" in (
-        raised.value.message
+    assert (
+        "Could not resolve slow.provider.test: resolving slow.provider.test took over 0.05 s"
+        in (raised.value.message)
     )
 
 

@@ -230,6 +230,7 @@ def test_the_api_key_never_shows_in_pages_logs_exports_records_or_stats(
     secret_key_settings, make_fake_provider, staff_client, caplog, db, clock
 ):
     caplog.set_level(logging.DEBUG)
+    secret_key_settings.GSM_FUSION_READ_TIMEOUT = 0.2  # real seconds a held call costs
     fake = make_fake_provider(clock=clock, fail_rate=0.2, timeout_rate=0.2, garbage_rate=0.2)
     batch = make_batch(orders=12, state=Batch.State.QUEUED)
     drive(deadline_seconds=3, clock=clock)

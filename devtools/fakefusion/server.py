@@ -164,7 +164,7 @@ class FakeFusion:
     def start(self):
         # A short poll interval makes stop() quick: tests start and stop many fakes.
         serve = self.server.serve_forever
-        self._thread = threading.Thread(target=serve, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(target=serve, kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
 

@@ -20,14 +20,6 @@ Status = Order.Status
 HTTP_502 = "HTTP 502: try again later"
 
 
-@pytest.fixture
-def enqueued(enqueued, settings):
-    """One call at a time and a breaker that opens after three failures."""
-    settings.SUBMIT_CONCURRENCY = 1
-    settings.BREAKER_THRESHOLD = 3
-    return enqueued
-
-
 def open_breaker(probe_in_seconds, probe_seconds=1):
     Breaker.get()
     Breaker.row().update(
@@ -41,7 +33,9 @@ def open_breaker(probe_in_seconds, probe_seconds=1):
 # -- the circuit breaker ---------------------------------------------------------------------------
 
 
-def test_outage_failures_open_the_breaker_and_stop_sending_without_spending_attempts(db, enqueued):
+def test_outage_failures_open_the_breaker_and_stop_sending_without_spending_attempts(
+    db, one_call_at_a_time
+):
     batch = make_batch(orders=6)
     client = scripted(batch, error("transient", HTTP_502, status_code=502))
 
@@ -57,7 +51,7 @@ def test_outage_failures_open_the_breaker_and_stop_sending_without_spending_atte
     assert released.attempts == 0
 
 
-def test_a_failed_probe_doubles_the_wait_and_sends_nothing_else(db, enqueued):
+def test_a_failed_probe_doubles_the_wait_and_sends_nothing_else(db, one_call_at_a_time):
     batch = make_batch(orders=4)
     open_breaker(probe_in_seconds=0, probe_seconds=2)
     client = scripted(batch, error("transient", "Could not connect: refused"))
@@ -70,7 +64,7 @@ def test_a_failed_probe_doubles_the_wait_and_sends_nothing_else(db, enqueued):
     assert not batch.orders.exclude(attempts=0).exists()  # the probe spent no attempt
 
 
-def test_the_wait_between_probes_is_capped(db, enqueued, settings):
+def test_the_wait_between_probes_is_capped(db, one_call_at_a_time, settings):
     settings.BREAKER_MAX_PROBE_SECONDS = 3
     batch = make_batch(orders=2)
     open_breaker(probe_in_seconds=0, probe_seconds=2)
@@ -80,7 +74,7 @@ def test_the_wait_between_probes_is_capped(db, enqueued, settings):
     assert Breaker.get().probe_seconds == 3
 
 
-def test_a_probe_that_is_placed_closes_the_breaker_and_every_order_is_sent(db, enqueued):
+def test_a_probe_that_is_placed_closes_the_breaker_and_every_order_is_sent(db, one_call_at_a_time):
     batch = make_batch(orders=5, state=Batch.State.QUEUED)
     open_breaker(probe_in_seconds=0)
     client = ScriptedClient()
@@ -93,7 +87,7 @@ def test_a_probe_that_is_placed_closes_the_breaker_and_every_order_is_sent(db, e
     assert not breaker.state().open
 
 
-def test_nothing_is_sent_before_the_next_probe_is_due(db, enqueued):
+def test_nothing_is_sent_before_the_next_probe_is_due(db, one_call_at_a_time):
     batch = make_batch(orders=3)
     open_breaker(probe_in_seconds=30)
     client = ScriptedClient()

@@ -4,7 +4,6 @@ Each test reproduces one finding of the review (it failed on the engine before t
 """
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -12,7 +11,7 @@ from django.db import InternalError, OperationalError
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions.driver import Driver, claims, drive, lease
+from submissions.driver import Driver, claims, drive, lease, loop
 from submissions.models import Dispatcher
 from tests.fixtures.driver import (
     ScriptedClient,
@@ -292,22 +291,26 @@ def test_an_answer_never_recorded_is_logged_in_full_at_exit(
 
 
 def test_an_answer_arriving_after_the_driver_stopped_is_still_logged_in_full(
-    order, enqueued, clock, caplog, settings
+    order, enqueued, clock, caplog, settings, monkeypatch
 ):
     settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
     client = ScriptedClient(delay=100, clock=clock)  # slower than any bound: a trickle
+    logged, log_late_answer = threading.Event(), loop.log_late_answer
+
+    def log_then_say_so(*args):
+        log_late_answer(*args)
+        logged.set()
+
+    monkeypatch.setattr(loop, "log_late_answer", log_then_say_so)
 
     drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
     clock.advance(100)
 
-    line = (
+    assert logged.wait(10)
+    assert (
         f"Late answer after the driver stopped; record it by hand: order {order.pk} (IMEI "
         f"{order.imei}, claim {Order.objects.get(pk=order.pk).claim_token}) placed as 15562210"
-    )
-    deadline = time.monotonic() + 5
-    while line not in caplog.text and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert line in caplog.text
+    ) in caplog.text
 
 
 # -- 9. the leases of our calls stay alive: lease lost, drain ---------------------------------

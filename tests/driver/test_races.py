@@ -3,7 +3,6 @@ re-submit racing the driver, a first status other than Pending, a lock held by a
 claimer (docs/architecture.md, "Exactly-once invariants")."""
 
 import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -16,9 +15,9 @@ import submissions.driver
 from orders.models import Batch, Order
 from submissions import services
 from submissions.driver import claims, drive
-from submissions.driver.clock import SystemClock
 from submissions.models import Dispatcher
 from submissions.provider import GsmFusionClient, PlacedOrder
+from tests.fixtures.cluster import wait_for
 from tests.fixtures.driver import ScriptedClient, error, run
 from tests.fixtures.factories import claim, make_batch, make_order
 from tests.fixtures.provider_server import KEY, ScriptedServer
@@ -46,7 +45,7 @@ def test_a_gateway_error_on_placeorder_makes_the_order_unknown_and_it_is_not_res
     db, enqueued, clock, status
 ):
     server = ScriptedServer([(status, "<html>Bad Gateway</html>")])
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
     order = make_order(batch=make_batch(state=Batch.State.QUEUED))
 
     try:
@@ -152,23 +151,30 @@ def test_a_resubmit_racing_batch_completion_leaves_the_batch_running(
     monkeypatch.setattr(submissions.driver, "enqueue", lambda: None)
     batch = make_batch(state=Batch.State.RUNNING)
     order = make_order(batch, status=S.FAILED)
-    resubmitted, completed = threading.Event(), threading.Event()
+    resubmitted, looking = threading.Event(), threading.Event()
+    mark_done = Batch.mark_done
+
+    def look_then_mark_done(batch):
+        looking.set()
+        return mark_done(batch)
+
+    monkeypatch.setattr(Batch, "mark_done", look_then_mark_done)
 
     def resubmit():
         try:
             with transaction.atomic():
                 services.resubmit_failed(Order.objects.filter(pk=order.pk), staff_user)
                 resubmitted.set()
-                completed.wait(1)  # let the driver try to complete the batch meanwhile
+                looking.wait(10)  # the driver tries to complete the batch meanwhile
+                wait_for(waits_for_our_lock, 10, "the driver waits for the batch", 0.005)
         finally:
             connection.close()
 
     def complete():
         try:
-            resubmitted.wait(5)
+            resubmitted.wait(10)
             claims.finish_batches()
         finally:
-            completed.set()
             connection.close()
 
     threads = [threading.Thread(target=resubmit), threading.Thread(target=complete)]
@@ -177,8 +183,26 @@ def test_a_resubmit_racing_batch_completion_leaves_the_batch_running(
     for thread in threads:
         thread.join(10)
 
+    assert looking.is_set()
     assert Order.objects.get(pk=order.pk).status == S.QUEUED
     assert Batch.objects.get(pk=batch.pk).state == Batch.State.RUNNING
+
+
+def status_of(order):
+    return Order.objects.values_list("status", flat=True).get(pk=order.pk)
+
+
+def waits_for_our_lock():
+    """Another session waits for a lock we hold (PostgreSQL says; on SQLite the driver's BEGIN
+    IMMEDIATE, its first statement once it looks, waits for our write lock)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks"
+            " WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+        )
+        return cursor.fetchone()[0]
 
 
 # -- item 12: a first status other than Pending ---------------------------------------------
@@ -251,7 +275,7 @@ def test_answers_are_recorded_while_a_stalled_claimer_holds_the_dispatcher_lock(
 ):
     """A claimer stalled while holding the dispatcher row: our blocked statements give up
     after lock_timeout, and the answers in hand are recorded meanwhile, not after the lock."""
-    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "options", "-c lock_timeout=200")
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "options", "-c lock_timeout=50")
     connection.close()
     batch = make_batch(orders=3, state=Batch.State.QUEUED)
     first = batch.orders.order_by("id").first()
@@ -259,22 +283,21 @@ def test_answers_are_recorded_while_a_stalled_claimer_holds_the_dispatcher_lock(
 
     def stalled_claimer():
         try:
-            while not Order.objects.filter(pk=first.pk, status=S.SUBMITTING).exists():
-                time.sleep(0.01)
+            wait_for(lambda: status_of(first) == S.SUBMITTING, 10, "the first call", 0.005)
             with transaction.atomic():
                 Dispatcher.row().select_for_update().first()
-                time.sleep(2.5)
+                wait_for(lambda: status_of(first) == S.PENDING, 10, "its answer", 0.005)
                 released["at"] = timezone.now()
         finally:
             connection.close()
 
     thread = threading.Thread(target=stalled_claimer)
     thread.start()
-    client = ScriptedClient(delay=0.3, clock=SystemClock())  # the lock is held in real time
+    client = ScriptedClient(delay=0.3)
     monkeypatch.setattr(submissions.driver.loop, "DATABASE_RETRY_SECONDS", 0.1)
 
-    summary = run(client, seconds=4.0)
-    thread.join(5)
+    summary = run(client, seconds=5)
+    thread.join(10)
 
     first.refresh_from_db()
     assert first.status == S.PENDING

@@ -1,8 +1,6 @@
 """Account-wide refusals, in process: funds pause every live batch, a repeated unseen text
 pauses, different texts fail only their own orders."""
 
-import pytest
-
 from orders.models import Batch, Order
 from tests.fixtures.driver import ScriptedClient, error, run, scripted
 from tests.fixtures.factories import make_batch
@@ -10,15 +8,7 @@ from tests.fixtures.factories import make_batch
 Status = Order.Status
 
 
-@pytest.fixture
-def enqueued(enqueued, settings):
-    """One call at a time and a breaker that opens after three failures."""
-    settings.SUBMIT_CONCURRENCY = 1
-    settings.BREAKER_THRESHOLD = 3
-    return enqueued
-
-
-def test_a_refusal_that_speaks_of_funds_pauses_every_live_batch_at_once(db, enqueued):
+def test_a_refusal_that_speaks_of_funds_pauses_every_live_batch_at_once(db, one_call_at_a_time):
     batch = make_batch(orders=4, state=Batch.State.QUEUED)
     other = make_batch(orders=1)
     text = "Your account does not have enough funds to place this order."
@@ -36,7 +26,9 @@ def test_a_refusal_that_speaks_of_funds_pauses_every_live_batch_at_once(db, enqu
     assert other.orders.get().last_error == ""
 
 
-def test_the_same_unseen_refusal_for_three_orders_in_a_row_pauses_and_fails_none(db, enqueued):
+def test_the_same_unseen_refusal_for_three_orders_in_a_row_pauses_and_fails_none(
+    db, one_call_at_a_time
+):
     batch = make_batch(orders=6)
     text = "Service is disabled for this user"
     client = scripted(batch, error("permanent", text))
@@ -51,7 +43,7 @@ def test_the_same_unseen_refusal_for_three_orders_in_a_row_pauses_and_fails_none
     assert refused.count() == 3
 
 
-def test_refusals_with_different_texts_fail_only_their_own_orders(db, enqueued):
+def test_refusals_with_different_texts_fail_only_their_own_orders(db, one_call_at_a_time):
     batch = make_batch(orders=4)
     texts = ["Invalid IMEI!", "Blacklisted IMEI", "Invalid IMEI!", "Blacklisted IMEI"]
     client = ScriptedClient(
