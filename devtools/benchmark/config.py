@@ -43,6 +43,8 @@ PRESETS = {
         "skip_pages": True,
         "skip_baselines": True,
     },
+    # The big admin actions: confirm a 20,000-row import, cancel its batch (actions.py).
+    "actions": {"orders": 20_000, "skip_pages": True, "skip_baselines": True},
     # A year of data on PostgreSQL (devtools/benchmark/year.py): seeded, then every page timed.
     "year": {"page_requests": 5},
 }

@@ -37,6 +37,7 @@ PHASE_PREFIX = {
     "pages": "353",
     "small": "354",
     "urgent": "355",
+    "actions": "356",
 }
 
 

@@ -16,7 +16,7 @@ from django.db import connection
 
 from orders.models import Order
 
-from . import pages, phases, processes, report, urgent, year
+from . import actions, pages, phases, processes, report, urgent, year
 from .config import Config
 
 ENGINE_KEYS = ("import", "engine", "results", "cost", "baselines", "pages")
@@ -167,7 +167,21 @@ def main(config_json):
         return run_year(config)
     if config.preset == "urgent":
         return run_urgent(config)
+    if config.preset == "actions":
+        return run_actions(config)
     return run(config)
+
+
+def run_actions(config):
+    """The big admin actions (devtools/benchmark/actions.py): no provider, no cluster."""
+    results = {"config": config.to_json(), "database_vendor": connection.vendor}
+    log(f"Migrating {connection.vendor} database {connection.settings_dict['NAME']}")
+    user, service = prepare_database()
+    results["actions"] = actions.run(config, phases.admin_client(user), service, log)
+    write(results, config.json)
+    print(actions.table(results["actions"]))
+    print(f"\nJSON: {config.json}")
+    return results
 
 
 def run_urgent(config):

@@ -6,7 +6,7 @@ from orders.models import Order, OrderEvent
 
 
 class Books:
-    """Mixed into the drill command (its fake, batch)."""
+    """Mixed into `Drill` (its fake, batch)."""
 
     def settle(self, timeout, batch=None, unknown_ok=True, watch_pauses=False):
         """Wait until every order of `batch` (default: all) is final; False on timeout."""

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             "--preset",
             choices=sorted(PRESETS),
             help="small (CI), full, urgent (check now and fair share under a saturating "
-            "batch), or year (PostgreSQL: 2M orders, pages)",
+            "batch), actions (confirm a big import, cancel its batch, through the admin) "
+            "or year (PostgreSQL: 2M orders, pages)",
         )
         parser.add_argument("--orders", type=int)
         parser.add_argument("--latency", type=float, help="mean placeorder seconds")
@@ -79,8 +80,7 @@ class Command(BaseCommand):
         if not 0 <= config.jitter <= config.latency:
             raise CommandError("--jitter must be between 0 and --latency")
         vendor = "pg" if (config.database or "").startswith("postgres") else "sqlite"
-        size = "year" if config.preset == "year" else f"{config.orders}x{config.concurrency}"
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{vendor}-{size}"
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{vendor}-{run_size(config)}"
         workdir = Path(settings.BASE_DIR) / "benchmark-results" / name
         workdir.mkdir(parents=True)
         config.workdir = str(workdir)
@@ -92,6 +92,15 @@ class Command(BaseCommand):
         )
         config.redis = config.redis or os.environ.get("REDIS_URL", "")
         return config
+
+
+def run_size(config):
+    """How the run's directory names its size."""
+    if config.preset == "year":
+        return "year"
+    if config.preset == "actions":
+        return f"actions-{config.orders}"
+    return f"{config.orders}x{config.concurrency}"
 
 
 def recreate_postgres(url):
