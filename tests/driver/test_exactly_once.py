@@ -11,7 +11,7 @@ from django.db import InternalError, OperationalError
 from django.utils import timezone
 
 from orders.models import Batch, Order
-from submissions.driver import Driver, claims, drive, lease, loop
+from submissions.driver import Driver, calls, claims, drive, lease
 from submissions.models import Dispatcher
 from tests.fixtures.driver import (
     ScriptedClient,
@@ -295,13 +295,13 @@ def test_an_answer_arriving_after_the_driver_stopped_is_still_logged_in_full(
 ):
     settings.GSM_FUSION_CONNECT_TIMEOUT, settings.GSM_FUSION_READ_TIMEOUT = 1, 1
     client = ScriptedClient(delay=100, clock=clock)  # slower than any bound: a trickle
-    logged, log_late_answer = threading.Event(), loop.log_late_answer
+    logged, log_late_answer = threading.Event(), calls.log_late_answer
 
     def log_then_say_so(*args):
         log_late_answer(*args)
         logged.set()
 
-    monkeypatch.setattr(loop, "log_late_answer", log_then_say_so)
+    monkeypatch.setattr(calls, "log_late_answer", log_then_say_so)
 
     drive(deadline_seconds=1, client_factory=lambda: client, clock=clock)
     clock.advance(100)
