@@ -72,7 +72,7 @@ def test_index_costs_a_few_queries(staff_client, db, django_assert_max_num_queri
 
     # 12 for the summary, 7 for the operations panels (alerts, controls, money over time),
     # 2 for the check-now box's service list (the recently used ones first).
-    # 1 for the spend caps (issue 23).
+    # 1 for the spend caps.
     with django_assert_max_num_queries(22):
         assert staff_client.get("/admin/").status_code == 200
 

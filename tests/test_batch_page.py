@@ -215,7 +215,7 @@ def test_progress_json_costs_a_handful_of_queries(staff_client, db, django_asser
 
     # session, user, batch, counters, dispatcher, latencies, send rate, result rate, errors,
     # the live controls (the concurrency and rate in effect) and the provider's circuit breaker
-    with django_assert_max_num_queries(12):  # 12: the spend caps (issue 23)
+    with django_assert_max_num_queries(12):  # 12: the spend caps
         response = staff_client.get(progress_url(batch))
 
     assert response.json()["counts"]["failed"] == 500

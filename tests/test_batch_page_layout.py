@@ -1,4 +1,4 @@
-"""The batch page's bars and buttons (issue 22, items 5 and 11): no two controls overlap at
+"""The batch page's bars and buttons: no two controls overlap at
 1280, 1400 or 1920 px, and a cancelled batch's bar shows what completed, failed and was
 cancelled, each in its own colour."""
 

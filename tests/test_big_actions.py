@@ -1,4 +1,4 @@
-"""Big actions answer quickly and say they are working (issue 22, item 8): a batch's queued
+"""Big actions answer quickly and say they are working: a batch's queued
 orders are cancelled, and an import's orders created, in bulk (a fixed handful of statements,
 whatever the size), and a pressed button shows that its action is on its way."""
 

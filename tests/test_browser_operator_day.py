@@ -1,4 +1,4 @@
-"""The operator's day (issue 15) in a real browser, at 1400x1000 and at 1280x800.
+"""The operator's day in a real browser, at 1400x1000 and at 1280x800.
 
 Playwright drives Debian's Chromium (tests/fixtures/browser.py); each step leaves a screenshot
 under artifacts/, named with the test and the viewport.

@@ -1,4 +1,4 @@
-"""Exports that open right in Excel (issue 22, item 12): the XLSX has CREDITS as numbers and
+"""Exports that open right in Excel: the XLSX has CREDITS as numbers and
 ORDER DATE as dates, column widths and a frozen header; the bad-rows CSV keeps IMEIs as text."""
 
 import io

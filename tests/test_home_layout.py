@@ -1,4 +1,4 @@
-"""The home page at 1280-1920 px (issue 22, item 1): with an alert and a provider error shown,
+"""The home page at 1280-1920 px: with an alert and a provider error shown,
 no text is squeezed below its width, the panels use at least 75 % of the width and the page
 stays within about 2.5 screen heights."""
 

@@ -1,4 +1,4 @@
-"""The import's report and its way back (issue 22, items 3 and 9): bad rows summed up at the
+"""The import's report and its way back: bad rows summed up at the
 top with the file still named; no service chosen for the operator; "Change" on the confirm page
 keeps the file; the cost is the largest text on the confirm page."""
 

@@ -1,4 +1,4 @@
-"""Words for operators (issue 22, item 10): every message says what happened and what to do in
+"""Words for operators: every message says what happened and what to do in
 the business's words; raw provider answers sit behind a "details" toggle; the task-queue admin
 is shown to superusers only."""
 

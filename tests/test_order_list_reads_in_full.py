@@ -1,4 +1,4 @@
-"""The order list reads in full (issue 22, item 7): model, service, carrier, status and the
+"""The order list reads in full: model, service, carrier, status and the
 failure reason at 1400 px, wrapped if need be, never cut off with an ellipsis."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""The provider client's name resolution is bounded by its connect timeout (issue 14, item 9)."""
+"""The provider client's name resolution is bounded by its connect timeout."""
 
 import socket
 import threading

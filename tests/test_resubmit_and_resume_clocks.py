@@ -1,4 +1,4 @@
-"""Clocks that restart (issue 22, items 4 and 6): a re-submitted order's age counts from the
+"""Clocks that restart: a re-submitted order's age counts from the
 re-submit (no false "orders stuck" alert); a batch's elapsed time leaves its pauses out, and
 within 15 s of a resume its ETA is within 35 % of the time really left."""
 
@@ -87,7 +87,7 @@ def with_clock(batch, moment):
 
 
 def test_a_re_submit_keeps_the_batchs_priority(staff_user):
-    """Item 12: its pace setting (priority, issue 25) survives; the re-submit runs the batch
+    """Its pace setting (priority) survives; the re-submit runs the batch
     again, it does not make a new one."""
     batch = make_batch(state=Batch.State.DONE, orders=0, priority=Batch.Priority.HIGH)
     make_order(batch, S.FAILED)

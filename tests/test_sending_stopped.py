@@ -1,4 +1,4 @@
-"""A stop everybody sees (issue 22, item 2): "Stop all sending" shows on every staff page
+"""A stop everybody sees: "Stop all sending" shows on every staff page
 within seconds, without a reload, and the batch page stops counting its ETA."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Four eyes above APPROVAL_THRESHOLD, price rises that hold, the audit chain (issue 23)."""
+"""Four eyes above APPROVAL_THRESHOLD, price rises that hold, the audit chain."""
 
 from decimal import Decimal
 from io import StringIO

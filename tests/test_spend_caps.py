@@ -1,4 +1,4 @@
-"""Spend caps checked inside the claim, and the ledger the trigger writes (issue 23)."""
+"""Spend caps checked inside the claim, and the ledger the trigger writes."""
 
 import threading
 from decimal import Decimal

@@ -29,7 +29,7 @@ UNLOCK = CATALOGUE[3]  # 2055 at $24.99: "No refund for blacklisted devices"
 
 
 def refunding_checker():
-    """The checker's price list says rejected orders are not charged (issue 23's flag)."""
+    """The checker's price list says rejected orders are not charged."""
     Service.objects.filter(pk=CHECKER[0]).update(refunds_rejected=True)
 
 

@@ -1,4 +1,4 @@
-"""Two-factor login for staff who can move money (issue 23, STAFF_2FA)."""
+"""Two-factor login for staff who can move money (STAFF_2FA)."""
 
 import pytest
 from django_otp.oath import totp

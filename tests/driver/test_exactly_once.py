@@ -1,4 +1,5 @@
-"""Issue 14's interleavings: a stale answer, a dying driver, skewed clocks, leases, limits.
+"""Interleavings that could pay twice or lose an answer: a stale answer, a dying driver,
+skewed clocks, leases, limits.
 
 Each test reproduces one finding of the review (it failed on the engine before the fix).
 """

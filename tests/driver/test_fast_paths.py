@@ -1,4 +1,4 @@
-"""Issue 20: the fast paths (claim-ahead, grouped recording, reconciliation proofs) pay once.
+"""The fast paths (claim-ahead, grouped recording, reconciliation proofs) pay once.
 
 Each test reproduces one finding of the review (it failed on the engine before the fix) and
 asserts what the provider saw (the scripted client's calls) and what the database holds.

@@ -1,4 +1,4 @@
-"""Exactly-once under the interleavings of issue 14: a duplicate after retries, a cancel or a
+"""Exactly-once under interleavings: a duplicate after retries, a cancel or a
 re-submit racing the driver, a first status other than Pending, a lock held by a stalled
 claimer (docs/architecture.md, "Exactly-once invariants")."""
 
@@ -37,7 +37,7 @@ def send(order):
     return claimed
 
 
-# -- item 3: an answer after the request was sent is not "not created" -----------------------
+# -- an answer after the request was sent is not "not created" -----------------------
 
 
 @pytest.mark.parametrize("status", [502, 504])
@@ -64,7 +64,7 @@ def test_a_gateway_error_on_placeorder_makes_the_order_unknown_and_it_is_not_res
     assert [request[2]["imei"] for request in server.requests] == [[order.imei]]
 
 
-# -- item 5: a duplicate after retries ------------------------------------------------------
+# -- a duplicate after retries ------------------------------------------------------
 
 
 def test_a_duplicate_after_not_created_retries_is_not_counted_as_charged(db):
@@ -103,7 +103,7 @@ def test_a_duplicate_after_an_unknown_outcome_is_counted_as_charged_once(db, sta
     )
 
 
-# -- item 6: cancel with a call in flight ---------------------------------------------------
+# -- cancel with a call in flight ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -140,7 +140,7 @@ def test_an_order_answered_not_created_after_its_batch_was_cancelled_ends_cancel
     assert enqueued == []
 
 
-# -- item 7: re-submit racing batch completion ----------------------------------------------
+# -- re-submit racing batch completion ----------------------------------------------
 
 
 def test_a_resubmit_racing_batch_completion_leaves_the_batch_running(
@@ -205,7 +205,7 @@ def waits_for_our_lock():
         return cursor.fetchone()[0]
 
 
-# -- item 12: a first status other than Pending ---------------------------------------------
+# -- a first status other than Pending ---------------------------------------------
 
 
 @pytest.mark.parametrize("first_status", ["Completed", "Rejected", "Queued", ""])
@@ -264,7 +264,7 @@ def test_an_order_placed_as_completed_gets_its_result_from_polling(db, enqueued,
     assert [e.to_status for e in order.events.all()] == [S.SUBMITTING, S.PENDING, S.COMPLETED]
 
 
-# -- item 11: a lock held by a stalled claimer ----------------------------------------------
+# -- a lock held by a stalled claimer ----------------------------------------------
 
 
 @pytest.mark.skipif(

@@ -1,4 +1,4 @@
-"""Issue 12: the answers of one loop turn are committed together, and a failed group loses none.
+"""The answers of one loop turn are committed together, and a failed group loses none.
 
 The driver's tests need real commits (`transactional_db`): a failed COMMIT is what they
 reproduce. A getimeis chunk's events are written the same way, in one INSERT.
